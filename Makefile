@@ -1,0 +1,125 @@
+# mailrig -- build, test, fuzz and bench. See README.md.
+#
+# Sources are discovered, not listed: proto/*.c form libmrproto.a, tests/unit/test_*.c are
+# cmocka programs, fuzz/fuzz_*.c are fuzz targets (one per parser and direction), each with a
+# seed corpus in corpora/<name>/ and a dictionary corpora/<protocol>.dict.
+#
+# Build variants, each in its own directory so they never mix objects:
+#   build/rel   optimised (-O2), the default `make`
+#   build/asan  ASan + UBSan, for tests and corpus replay
+#   build/fuzz  clang libFuzzer + ASan + UBSan
+#   build/afl   AFL++ (afl-clang-fast) instrumented targets
+
+CC      ?= cc
+CLANG   ?= clang
+AFL_CC  ?= afl-clang-fast
+PYTHON  ?= /usr/bin/python3
+FUZZ_SECONDS ?= 60
+SMOKE_SECONDS ?= 3
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wpointer-arith -Wvla -Wformat=2 -Wimplicit-fallthrough
+BASEFLAGS := -std=c11 -g $(WARN) -D_DEFAULT_SOURCE -I.
+SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+PROTO_SRC := $(sort $(wildcard proto/*.c))
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_LIB  := $(sort $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c)))
+FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_LIB  := $(sort $(filter-out $(FUZZ_SRC) fuzz/replay_main.c,$(wildcard fuzz/*.c)))
+FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(FUZZ_SRC))
+UNIT_NAMES := $(patsubst tests/unit/test_%.c,%,$(UNIT_SRC))
+
+.PHONY: all deps test asan check replay fuzz fuzz-build fuzz-smoke afl bench clean help
+.DEFAULT_GOAL := all
+# Objects are intermediate files to make; keep them so rebuilds stay incremental.
+.SECONDARY:
+
+help:
+	@echo "make            build the library (build/rel)"
+	@echo "make test       install missing packages, then unit tests + corpus replay under"
+	@echo "                ASan+UBSan, a short fuzz smoke, and the pytest suite"
+	@echo "make asan       the whole test suite under ASan+UBSan"
+	@echo "make fuzz       run every fuzz target for FUZZ_SECONDS (default 60) with its dictionary"
+	@echo "make afl        build the fuzz targets for AFL++ (build/afl)"
+	@echo "make bench      parser throughput against libetpan and a memchr scan"
+
+# ---------------------------------------------------------------------------------------------
+# Variant template: $(1) = variant name, $(2) = compiler, $(3) = extra compile/link flags.
+define variant
+$(1)_OBJ := $$(PROTO_SRC:%.c=build/$(1)/%.o)
+build/$(1)/%.o: %.c
+	@mkdir -p $$(@D)
+	$(2) $$(BASEFLAGS) $(3) -MMD -MP -c $$< -o $$@
+build/$(1)/libmrproto.a: $$($(1)_OBJ)
+	@rm -f $$@
+	ar rcs $$@ $$^
+build/$(1)/bin/test_%: build/$(1)/tests/unit/test_%.o $$(UNIT_LIB:%.c=build/$(1)/%.o) build/$(1)/libmrproto.a
+	@mkdir -p $$(@D)
+	$(2) $(3) $$^ -lcmocka -o $$@
+build/$(1)/bin/replay_%: build/$(1)/fuzz/fuzz_%.o build/$(1)/fuzz/replay_main.o $$(FUZZ_LIB:%.c=build/$(1)/%.o) build/$(1)/libmrproto.a
+	@mkdir -p $$(@D)
+	$(2) $(3) $$^ -o $$@
+-include $$(shell find build/$(1) -name '*.d' 2>/dev/null)
+endef
+
+$(eval $(call variant,rel,$(CC),-O2))
+$(eval $(call variant,asan,$(CC),-O1 $(SANFLAGS)))
+$(eval $(call variant,fuzz,$(CLANG),-O1 $(SANFLAGS) -fsanitize=fuzzer-no-link -DMR_FUZZING))
+$(eval $(call variant,afl,$(AFL_CC),-O2 -DMR_FUZZING))
+
+UNIT_ASAN   := $(UNIT_NAMES:%=build/asan/bin/test_%)
+REPLAY_ASAN := $(FUZZ_NAMES:%=build/asan/bin/replay_%)
+FUZZERS     := $(FUZZ_NAMES:%=build/fuzz/bin/fuzz_%)
+AFL_BINS    := $(FUZZ_NAMES:%=build/afl/bin/fuzz_%)
+
+build/fuzz/bin/fuzz_%: build/fuzz/fuzz/fuzz_%.o $(FUZZ_LIB:%.c=build/fuzz/%.o) build/fuzz/libmrproto.a
+	@mkdir -p $(@D)
+	$(CLANG) $(SANFLAGS) -fsanitize=fuzzer $^ -o $@
+
+build/afl/bin/fuzz_%: build/afl/fuzz/fuzz_%.o $(FUZZ_LIB:%.c=build/afl/%.o) build/afl/libmrproto.a
+	@mkdir -p $(@D)
+	$(AFL_CC) -fsanitize=fuzzer $^ -o $@
+
+# ---------------------------------------------------------------------------------------------
+all: build/rel/libmrproto.a
+
+deps:
+	@ci/deps build test
+
+# Unit tests: every cmocka program, under ASan+UBSan.
+check: deps $(UNIT_ASAN)
+	@set -e; for t in $(UNIT_ASAN); do echo "== $$t"; $$t; done
+
+# Corpus replay: every file in corpora/<target>/ through its target, under ASan+UBSan.
+replay: deps $(REPLAY_ASAN)
+	@set -e; for n in $(FUZZ_NAMES); do \
+	    test -d corpora/$$n || { echo "no seed corpus corpora/$$n for fuzz/fuzz_$$n.c" >&2; exit 1; }; \
+	    build/asan/bin/replay_$$n corpora/$$n; done
+
+fuzz-build: $(FUZZERS)
+	@ci/deps fuzz
+
+# A few seconds of real fuzzing per target, so a regression in a target itself shows up in CI.
+fuzz-smoke: fuzz-build
+	@ci/fuzz-run $(SMOKE_SECONDS) $(FUZZ_NAMES)
+
+fuzz: fuzz-build
+	@ci/fuzz-run $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+afl:
+	@ci/deps fuzz
+	$(MAKE) $(AFL_BINS)
+	@echo "AFL++ targets in build/afl/bin; e.g. afl-fuzz -i corpora/imap_response -o out -x corpora/imap.dict -- build/afl/bin/fuzz_imap_response"
+
+asan: check replay
+
+test: asan fuzz-smoke
+
+bench:
+	@ci/deps build bench
+	$(MAKE) build/rel/libmrproto.a
+	@ci/bench
+
+clean:
+	rm -rf build

@@ -1,0 +1,33 @@
+/* util.c -- see util.h. */
+#include "fuzz/util.h"
+
+fuzz_rng fuzz_rng_from(const uint8_t *data, size_t size)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < size; i++)
+        h = (h ^ data[i]) * 1099511628211ull;
+    fuzz_rng r = {h};
+    return r;
+}
+
+uint64_t fuzz_rng_next(fuzz_rng *r)
+{
+    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+size_t fuzz_split_points(fuzz_rng *r, size_t size, size_t *cuts, size_t max)
+{
+    size_t n = 0, at = 0;
+    while (n < max) {
+        uint64_t x = fuzz_rng_next(r);
+        size_t step = (x & 3) ? 1 + (size_t)((x >> 8) % 4) : 1 + (size_t)((x >> 8) % 64);
+        at += step;
+        if (at >= size)
+            break;
+        cuts[n++] = at;
+    }
+    return n;
+}

@@ -1,0 +1,34 @@
+/* support.h -- helpers shared by the cmocka unit tests.
+ *
+ * Guard pages (picohttpparser's test.c idea): a copy of the input ends exactly where a
+ * PROT_NONE page begins, so a parser that reads one byte too far faults at once, even
+ * without ASan.
+ */
+#ifndef MAILRIG_TESTS_SUPPORT_H
+#define MAILRIG_TESTS_SUPPORT_H
+
+#include <stddef.h>
+
+/* Return a copy of [p, p+n) whose last byte is the last byte before a PROT_NONE page.
+ * Free it with guard_free(). n may be 0 (the result then points at the guard page itself,
+ * and must not be read). Aborts on mmap failure. */
+char *guard_dup(const void *p, size_t n);
+
+/* Release a copy made by guard_dup() of n bytes. */
+void guard_free(char *copy, size_t n);
+
+/* Step function for test_prefixes(): parse buf[0..len) from the start and return the
+ * parser's result (> 0 consumed, MR_NEED_MORE, MR_ERROR). */
+typedef int (*prefix_step_fn)(void *ctx, const char *buf, size_t len);
+
+/* Dovecot's "one byte at a time" test in its picohttpparser form: call step with every
+ * prefix of the input (1, 2, ... n bytes), each in a guard-page copy, and fail the test
+ * if a proper prefix returns anything but MR_NEED_MORE before the full item's consumed
+ * count is reached. Returns the result for the whole input. Prefixes at or beyond the
+ * consumed count must return that same count. */
+int test_prefixes(prefix_step_fn step, void *ctx, const char *input, size_t n);
+
+/* Same, for a NUL-terminated input. */
+int test_prefixes_str(prefix_step_fn step, void *ctx, const char *input);
+
+#endif
