@@ -116,10 +116,18 @@ asan: check replay
 
 test: asan fuzz-smoke
 
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+build/rel/bin/bench: $(BENCH_SRC:%.c=build/rel/%.o) build/rel/libmrproto.a
+	@mkdir -p $(@D)
+	$(CC) $^ -letpan -o $@
+
+# BENCH_MB sets the size of each generated stream; the best of BENCH_RUNS runs is kept.
+BENCH_MB ?= 64
+BENCH_RUNS ?= 5
 bench:
 	@ci/deps build bench
-	$(MAKE) build/rel/libmrproto.a
-	@ci/bench
+	$(MAKE) build/rel/bin/bench
+	build/rel/bin/bench -s $(BENCH_MB) -r $(BENCH_RUNS)
 
 clean:
 	rm -rf build
