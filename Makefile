@@ -1,7 +1,7 @@
 # mailrig -- build, test, fuzz and bench. See README.md.
 #
-# Sources are discovered, not listed: proto/*.c form libmrproto.a, tests/unit/test_*.c are
-# cmocka programs, fuzz/fuzz_*.c are fuzz targets (one per parser and direction), each with a
+# Sources are discovered, not listed: proto/*.c form libmrproto.a, servers/*.c form
+# libmrservers.a, harness/*.c the `mailrig` program, tests/unit/test_*.c are cmocka programs, fuzz/fuzz_*.c are fuzz targets (one per parser and direction), each with a
 # seed corpus in corpora/<name>/ and a dictionary corpora/<protocol>.dict.
 #
 # Build variants, each in its own directory so they never mix objects:
@@ -22,7 +22,14 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
 BASEFLAGS := -std=c11 -g $(WARN) -D_DEFAULT_SOURCE -I.
 SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
+# Why each library is here: OpenSSL 3 (TLS, test PKI, CRAM-MD5), libevent 2 with its OpenSSL
+# bufferevents (one event loop; STARTTLS as an in-place filter), inih (profile and settings
+# files), jansson (ports file, JSON reports).
+LIBS := -lssl -lcrypto -levent_openssl -levent -linih -ljansson
+
 PROTO_SRC := $(sort $(wildcard proto/*.c))
+SERVERS_SRC := $(sort $(wildcard servers/*.c))
+HARNESS_SRC := $(sort $(wildcard harness/*.c))
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_LIB  := $(sort $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c)))
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
@@ -36,7 +43,7 @@ UNIT_NAMES := $(patsubst tests/unit/test_%.c,%,$(UNIT_SRC))
 .SECONDARY:
 
 help:
-	@echo "make            build the library (build/rel)"
+	@echo "make            build mailrig (build/rel/bin/mailrig)"
 	@echo "make test       install missing packages, then unit tests + corpus replay under"
 	@echo "                ASan+UBSan, a short fuzz smoke, and the pytest suite"
 	@echo "make asan       the whole test suite under ASan+UBSan"
@@ -54,12 +61,19 @@ build/$(1)/%.o: %.c
 build/$(1)/libmrproto.a: $$($(1)_OBJ)
 	@rm -f $$@
 	ar rcs $$@ $$^
-build/$(1)/bin/test_%: build/$(1)/tests/unit/test_%.o $$(UNIT_LIB:%.c=build/$(1)/%.o) build/$(1)/libmrproto.a
+build/$(1)/libmrservers.a: $$(SERVERS_SRC:%.c=build/$(1)/%.o)
+	@rm -f $$@
+	ar rcs $$@ $$^
+$(1)_LIBS := build/$(1)/libmrservers.a build/$(1)/libmrproto.a
+build/$(1)/bin/mailrig: $$(HARNESS_SRC:%.c=build/$(1)/%.o) $$($(1)_LIBS)
 	@mkdir -p $$(@D)
-	$(2) $(3) $$^ -lcmocka -o $$@
-build/$(1)/bin/replay_%: build/$(1)/fuzz/fuzz_%.o build/$(1)/fuzz/replay_main.o $$(FUZZ_LIB:%.c=build/$(1)/%.o) build/$(1)/libmrproto.a
+	$(2) $(3) $$^ $$(LIBS) -o $$@
+build/$(1)/bin/test_%: build/$(1)/tests/unit/test_%.o $$(UNIT_LIB:%.c=build/$(1)/%.o) $$($(1)_LIBS)
 	@mkdir -p $$(@D)
-	$(2) $(3) $$^ -o $$@
+	$(2) $(3) $$^ -lcmocka $$(LIBS) -o $$@
+build/$(1)/bin/replay_%: build/$(1)/fuzz/fuzz_%.o build/$(1)/fuzz/replay_main.o $$(FUZZ_LIB:%.c=build/$(1)/%.o) $$($(1)_LIBS)
+	@mkdir -p $$(@D)
+	$(2) $(3) $$^ $$(LIBS) -o $$@
 -include $$(shell find build/$(1) -name '*.d' 2>/dev/null)
 endef
 
@@ -73,16 +87,16 @@ REPLAY_ASAN := $(FUZZ_NAMES:%=build/asan/bin/replay_%)
 FUZZERS     := $(FUZZ_NAMES:%=build/fuzz/bin/fuzz_%)
 AFL_BINS    := $(FUZZ_NAMES:%=build/afl/bin/fuzz_%)
 
-build/fuzz/bin/fuzz_%: build/fuzz/fuzz/fuzz_%.o $(FUZZ_LIB:%.c=build/fuzz/%.o) build/fuzz/libmrproto.a
+build/fuzz/bin/fuzz_%: build/fuzz/fuzz/fuzz_%.o $(FUZZ_LIB:%.c=build/fuzz/%.o) $(fuzz_LIBS)
 	@mkdir -p $(@D)
-	$(CLANG) $(SANFLAGS) -fsanitize=fuzzer $^ -o $@
+	$(CLANG) $(SANFLAGS) -fsanitize=fuzzer $^ $(LIBS) -o $@
 
-build/afl/bin/fuzz_%: build/afl/fuzz/fuzz_%.o $(FUZZ_LIB:%.c=build/afl/%.o) build/afl/libmrproto.a
+build/afl/bin/fuzz_%: build/afl/fuzz/fuzz_%.o $(FUZZ_LIB:%.c=build/afl/%.o) $(afl_LIBS)
 	@mkdir -p $(@D)
-	$(AFL_CC) -fsanitize=fuzzer $^ -o $@
+	$(AFL_CC) -fsanitize=fuzzer $^ $(LIBS) -o $@
 
 # ---------------------------------------------------------------------------------------------
-all: build/rel/libmrproto.a
+all: build/rel/bin/mailrig
 
 deps:
 	@ci/deps build test

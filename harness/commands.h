@@ -1,0 +1,12 @@
+/* commands.h -- the subcommand table. Add a row here and a harness/cmd_<name>.c. */
+#ifndef MAILRIG_HARNESS_COMMANDS_H
+#define MAILRIG_HARNESS_COMMANDS_H
+
+#define MAILRIG_COMMANDS(X) \
+    X(parse, "parse protocol bytes from a file or stdin and print the items (debugging aid)")
+
+#define X(name, summary) int cmd_##name(int argc, char **argv);
+MAILRIG_COMMANDS(X)
+#undef X
+
+#endif
