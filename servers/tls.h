@@ -96,7 +96,10 @@ typedef struct tls_client_config {
 /* Build a client context: TLS_client_method, the version range, SSL_VERIFY_PEER (unless
  * insecure), SSL_MODE_RELEASE_BUFFERS, alert tracking. Returns a context to SSL_CTX_free(),
  * or NULL with err filled (ca_file unreadable or holding no certificate, no ca_file without
- * insecure). Drains the OpenSSL error queue. */
+ * insecure). Drains the OpenSSL error queue.
+ * To resume a session later (SSL_get1_session / SSL_set_session), SSL_shutdown() the
+ * connection before SSL_free(): OpenSSL marks a session unresumable when its connection is
+ * freed without close_notify. */
 SSL_CTX *tls_client_ctx_new(const tls_client_config *cfg, char *err, size_t errlen);
 
 /* Say which server ssl (a client SSL, before the handshake) must prove to be: a DNS name
@@ -117,7 +120,21 @@ size_t tls_describe_session(const SSL *ssl, char *buf, size_t n);
  *   reason="<OpenSSL reason, or strerror, or unexpected EOF>"
  *   then alert-sent=<RFC 8446 name> and alert-received=<name> when alerts went either way,
  *   then verify=<tls_verify_class_name()> when the peer's certificate failed verification.
- * Consumes the calling thread's OpenSSL error queue. Returns the length the full text has. */
+ * Call it right after the failing call: it reads errno (for SSL_ERROR_SYSCALL) and consumes
+ * the calling thread's OpenSSL error queue. Returns the length the full text has.
+ * What OpenSSL 3.0 says in the cases the checks care about (pinned by test_tls):
+ *   server, plaintext command on a TLS port   reason="wrong version number"
+ *   server, "GET / HTTP/1.1" on a TLS port     reason="http request"
+ *   server, client hung up mid-handshake       reason="unexpected eof while reading"
+ *                                              alert-sent=decode_error
+ *   server, client refused our certificate     reason="tlsv1 alert unknown ca"
+ *                                              alert-received=unknown_ca (or bad_certificate,
+ *                                              certificate_expired)
+ *   client, untrusted / wrong-host / expired   reason="certificate verify failed"
+ *                                              alert-sent=unknown_ca / bad_certificate /
+ *                                              certificate_expired verify=<class>
+ *   either, no common version                  reason="unsupported protocol"
+ *                                              alert-sent=protocol_version */
 size_t tls_describe_failure(const SSL *ssl, int ssl_error, char *buf, size_t n);
 
 /* What verifying the peer's certificate concluded, in the words of the client checks. */
