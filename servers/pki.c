@@ -370,6 +370,10 @@ static void sweep_temps(const char *dir)
 static int lock_file(const char *path, int op, char *err, size_t errlen)
 {
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    /* A complete PKI on a read-only directory is still usable: flock works on a read-only
+     * descriptor, and only a file that needs rewriting will fail (naming itself). */
+    if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM))
+        fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return fail_errno(err, errlen, path, "open lock file"), -1;
     while (flock(fd, op)) {

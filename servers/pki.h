@@ -163,8 +163,10 @@ int pki_host_normalize(const char *in, char out[PKI_HOST_MAX + 1], char *err, si
  * --force starts from the requested names only.
  *
  * Files: certificates 0644, keys 0600, whatever the umask. Stale temporary files left by a
- * crashed writer are removed. Memory: *out is one allocation of about
- * sizeof(pki_paths) + nprofiles * 20 KB, freed with pki_paths_free(); nothing else is retained.
+ * crashed writer are removed. Memory: *out is one allocation of sizeof(pki_paths) (about
+ * 9 KB) + nprofiles * sizeof(pki_profile_paths) (about 25 KB), freed with pki_paths_free();
+ * nothing else is retained. Time: a fresh ECDSA PKI with one profile takes a few
+ * milliseconds; an RSA one about a second (six RSA keys); a reuse only reads and verifies.
  * Thread-safe when each thread passes its own err; OpenSSL's error queue is cleared on return.
  * Returns PKI_OK, or PKI_ERR_REQUEST / PKI_ERR_ENV with err filled and *out set to NULL. */
 int pki_ensure(const char *state_dir, const pki_request *req, pki_paths **out, char *err,

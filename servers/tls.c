@@ -288,11 +288,15 @@ SSL_CTX *tls_server_ctx_from_pki(const pki_paths *pki, const char *profile, pki_
     cfg.ncerts = 0;
     const pki_profile_paths *first = profile ? pki_find_profile(pki, profile)
                                              : (pki->nprofiles ? &pki->profiles[0] : NULL);
-    if ((unsigned)v >= PKI_VARIANT_COUNT || (!first && v != PKI_WRONG_HOST)) {
-        set_err(err, errlen, "tls: %s%s%s", profile ? "no profile '" : "no profile in the PKI",
-                profile ? profile : "", profile ? "' in the PKI" : "");
-        if ((unsigned)v >= PKI_VARIANT_COUNT)
-            set_err(err, errlen, "tls: unknown certificate variant %d", (int)v);
+    if ((unsigned)v >= PKI_VARIANT_COUNT) {
+        set_err(err, errlen, "tls: unknown certificate variant %d", (int)v);
+        return NULL;
+    }
+    if (!first && v != PKI_WRONG_HOST) {
+        if (profile)
+            set_err(err, errlen, "tls: no profile '%s' in the PKI", profile);
+        else
+            set_err(err, errlen, "tls: the PKI has no profile");
         return NULL;
     }
     if (v == PKI_WRONG_HOST) {

@@ -610,6 +610,28 @@ static void environment_errors(void **state)
     rmdir(key);
 }
 
+/* A complete PKI in a directory we cannot write is still usable as it is. */
+static void read_only_pki(void **state)
+{
+    fixture *f = *state;
+    if (geteuid() == 0)
+        skip();  /* root writes anyway */
+    ensure_ok(f);
+    char dir[PKI_PATH_MAX], prof[PKI_PATH_MAX + 32];
+    snprintf(dir, sizeof dir, "%s", f->p->dir);
+    snprintf(prof, sizeof prof, "%s/profiles/icloud", dir);
+    assert_int_equal(chmod(prof, 0500), 0);
+    assert_int_equal(chmod(dir, 0500), 0);
+    assert_int_equal(ensure_ok(f), 0);
+    f->req.force = 1;
+    pki_paths_free(f->p);
+    assert_int_equal(pki_ensure(f->dir, &f->req, &f->p, f->err, sizeof f->err), PKI_ERR_ENV);
+    assert_non_null(strstr(f->err, "ca.key.tmp."));
+    assert_non_null(strstr(f->err, ": create: Permission denied"));
+    chmod(dir, 0700);
+    chmod(prof, 0700);
+}
+
 static void state_dir_default(void **state)
 {
     (void)state;
@@ -678,6 +700,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(read_lock_waits_for_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(environment_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(read_only_pki, setup, teardown),
         cmocka_unit_test(host_names),
         cmocka_unit_test(state_dir_default),
         cmocka_unit_test(names_of_enums),

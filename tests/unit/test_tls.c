@@ -557,6 +557,14 @@ static void config_errors(void **state)
     cfg.certs = &mixed;
     assert_null(tls_server_ctx_new(&cfg, err, sizeof err));
     assert_non_null(strstr(err, "exchange/valid.key: does not match the certificate in "));
+    /* The second of two fails: the first context is freed again (ASan would see a leak). */
+    tls_cert_files two[2] = {{pki->profiles[0].pair[PKI_VALID].cert,
+                              pki->profiles[0].pair[PKI_VALID].key},
+                             {pki->profiles[1].pair[PKI_VALID].cert, "/nonexistent/key.pem"}};
+    cfg.certs = two;
+    cfg.ncerts = 2;
+    assert_null(tls_server_ctx_new(&cfg, err, sizeof err));
+    assert_non_null(strstr(err, "/nonexistent/key.pem: load private key: error:"));
     cfg.ncerts = 0;
     assert_null(tls_server_ctx_new(&cfg, err, sizeof err));
     assert_string_equal(err, "tls: a server needs 1 to 17 certificates (0 given)");
@@ -565,6 +573,8 @@ static void config_errors(void **state)
     assert_string_equal(err, "tls: minimum version TLSv1.3 is above maximum TLSv1.2");
     assert_null(tls_server_ctx_from_pki(pki, "gmail", PKI_VALID, NULL, err, sizeof err));
     assert_string_equal(err, "tls: no profile 'gmail' in the PKI");
+    assert_null(tls_server_ctx_from_pki(pki, NULL, (pki_variant)9, NULL, err, sizeof err));
+    assert_string_equal(err, "tls: unknown certificate variant 9");
     tls_client_config none = {0};
     assert_null(tls_client_ctx_new(&none, err, sizeof err));
     assert_non_null(strstr(err, "no CA file"));
