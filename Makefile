@@ -37,7 +37,7 @@ FUZZ_LIB  := $(sort $(filter-out $(FUZZ_SRC) fuzz/replay_main.c,$(wildcard fuzz/
 FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(FUZZ_SRC))
 UNIT_NAMES := $(patsubst tests/unit/test_%.c,%,$(UNIT_SRC))
 
-.PHONY: all deps test asan check replay fuzz fuzz-build fuzz-smoke afl bench clean help
+.PHONY: all deps test asan check replay pytest fuzz fuzz-build fuzz-smoke afl bench clean help
 .DEFAULT_GOAL := all
 # Objects are intermediate files to make; keep them so rebuilds stay incremental.
 .SECONDARY:
@@ -111,6 +111,10 @@ replay: deps $(REPLAY_ASAN)
 	    test -d corpora/$$n || { echo "no seed corpus corpora/$$n for fuzz/fuzz_$$n.c" >&2; exit 1; }; \
 	    build/asan/bin/replay_$$n corpora/$$n; done
 
+# Process-level tests (tests/py/*.py) against the ASan+UBSan build of mailrig.
+pytest: deps build/asan/bin/mailrig
+	MAILRIG=$(CURDIR)/build/asan/bin/mailrig $(PYTHON) -m pytest -q tests/py
+
 fuzz-build: $(FUZZERS)
 	@ci/deps fuzz
 
@@ -128,7 +132,7 @@ afl:
 
 asan: check replay
 
-test: asan fuzz-smoke
+test: asan fuzz-smoke pytest
 
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 build/rel/bin/bench: $(BENCH_SRC:%.c=build/rel/%.o) build/rel/libmrproto.a

@@ -29,6 +29,9 @@ static void usage(FILE *out)
 }
 
 static int verror(int code, const char *cmd, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static int verror(int code, const char *cmd, const char *fmt, va_list ap)
 {
     fprintf(stderr, "mailrig %s: ", cmd);
     vfprintf(stderr, fmt, ap);
