@@ -19,6 +19,8 @@
 #include <event2/util.h>
 #include <openssl/err.h>
 
+#include "proto/tlssniff.h"
+#include "servers/tls.h"
 #include "servers/transcript.h"
 
 typedef struct listener listener;
@@ -59,7 +61,8 @@ struct conn {
     conn *prev, *next;
     evutil_socket_t fd;
     struct bufferevent *bev;     /* what the session talks through (may be a TLS filter) */
-    struct event *timer;         /* sniff / silent-hold timeouts */
+    struct event *timer;         /* implicit TLS: waiting for the first bytes */
+    double sniff_deadline;       /* when waiting for a ClientHello gives up */
     conn_phase phase;
     int first_input_seen;
     int starttls_pending;        /* session asked for TLS; upgrade once output is flushed */
@@ -232,27 +235,19 @@ static void io_event(void *ctx, const char *text)
 
 /* ---- feeding the session ---------------------------------------------------------------- */
 
-/* Is this the start of a TLS ClientHello? Record type 22 (handshake), version 3.x, and a
- * handshake type of 1 (client_hello) once enough bytes are there. */
-static int looks_like_client_hello(const unsigned char *p, size_t n)
-{
-    if (n < 3)
-        return n >= 1 && p[0] == 0x16 && (n < 2 || p[1] == 0x03);
-    if (p[0] != 0x16 || p[1] != 0x03 || p[2] > 0x04)
-        return 0;
-    return n < 6 || p[5] == 0x01;
-}
-
 /* First bytes on a plaintext port: a TLS ClientHello means the client chose implicit TLS
  * on a STARTTLS (or plain) port -- the most common mail setup mistake. */
 static int check_first_input(conn *c, struct evbuffer *in)
 {
-    unsigned char head[6];
+    char head[TLSSNIFF_DECIDE_BYTES];
     ssize_t n = evbuffer_copyout(in, head, sizeof head);
     if (n <= 0)
         return 0;
+    tlssniff_kind kind = tlssniff_classify(head, (size_t)n, 0);
+    if (kind == TLSSNIFF_NEED_MORE)
+        return 0; /* decide when more bytes are in; the session waits for a line anyway */
     c->first_input_seen = 1;
-    if (!looks_like_client_hello(head, (size_t)n))
+    if (kind != TLSSNIFF_TLS_HELLO && kind != TLSSNIFF_SSL2_HELLO)
         return 0;
     conn_event(c, "tls-handshake-on-%s-port", c->lst->spec.mode == LISTEN_STARTTLS ? "starttls" : "plaintext");
     if (c->lst->spec.on_client_hello == HELLO_CLOSE) {
@@ -338,22 +333,25 @@ static void on_write(struct bufferevent *bev, void *arg)
     }
 }
 
-static void describe_tls(conn *c, SSL *ssl)
-{
-    const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-    snprintf(c->info.tls_desc, sizeof c->info.tls_desc, "%s %s sni=%s", SSL_get_version(ssl),
-             SSL_get_cipher_name(ssl), sni ? sni : "-");
-}
-
+/* libevent keeps OpenSSL's errors for the bufferevent; the first one names the failure. */
 static void tls_failed(conn *c, const char *when)
 {
-    unsigned long e = ERR_get_error();
-    char reason[256] = "no TLS error reported (peer closed?)";
-    if (e)
-        ERR_error_string_n(e, reason, sizeof reason);
-    ERR_clear_error();
-    transcript_record(c->tr, c->info.conn_id, "tls", "fail %s %s", when, reason);
-    conn_log(c, "tls fail %s %s", when, reason);
+    char reason[256] = "unexpected EOF";
+    unsigned long e = c->bev ? bufferevent_get_openssl_error(c->bev) : 0;
+    if (e) {
+        const char *r = ERR_reason_error_string(e);
+        snprintf(reason, sizeof reason, "%s", r ? r : "unknown OpenSSL error");
+    }
+    while (c->bev && bufferevent_get_openssl_error(c->bev))
+        ;
+    char desc[512];
+    SSL *ssl = c->bev ? bufferevent_openssl_get_ssl(c->bev) : NULL;
+    if (ssl)
+        tls_describe_failure_reason(ssl, reason, desc, sizeof desc);
+    else
+        snprintf(desc, sizeof desc, "reason=\"%s\"", reason);
+    transcript_record(c->tr, c->info.conn_id, "tls", "fail %s %s", when, desc);
+    conn_log(c, "tls fail %s %s", when, desc);
 }
 
 static void start_session(conn *c);
@@ -363,7 +361,7 @@ static void tls_connected(conn *c, struct bufferevent *bev)
 {
     SSL *ssl = bufferevent_openssl_get_ssl(bev);
     c->info.tls_active = 1;
-    describe_tls(c, ssl);
+    tls_describe_session(ssl, c->info.tls_desc, sizeof c->info.tls_desc);
     transcript_record(c->tr, c->info.conn_id, "tls", "ok %s", c->info.tls_desc);
     conn_log(c, "tls ok %s", c->info.tls_desc);
     if (!c->sess) {
@@ -502,26 +500,61 @@ static int start_implicit_tls(conn *c)
     return 0;
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void on_sniff(evutil_socket_t fd, short what, void *arg);
+
+/* (Re)arm the sniffing event: for readability (EV_READ) until the deadline, or, while the
+ * bytes already there are too few to tell (peeking leaves them readable, so waiting for
+ * readability would spin), for a short pause. */
+static void sniff_arm(conn *c, short events, double wait)
+{
+    double left = c->sniff_deadline - now_s();
+    if (wait > left)
+        wait = left > 0 ? left : 0;
+    event_del(c->timer);
+    event_assign(c->timer, c->srv->base, c->fd, events, on_sniff, c);
+    struct timeval tv = {(time_t)wait, (suseconds_t)((wait - (double)(time_t)wait) * 1e6)};
+    event_add(c->timer, &tv);
+}
+
 /* Implicit-TLS port: look at the first bytes (without consuming them) before deciding. */
 static void on_sniff(evutil_socket_t fd, short what, void *arg)
 {
     conn *c = arg;
-    if (what & EV_TIMEOUT) {
+    (void)what;
+    if (now_s() >= c->sniff_deadline) {
         conn_event(c, "no-client-hello seconds=%d", c->srv->limits.handshake_timeout_s);
         c->close_reason = "handshake-timeout";
         conn_free(c);
         return;
     }
-    unsigned char head[6];
+    char head[TLSSNIFF_DECIDE_BYTES];
     ssize_t n = recv(fd, head, sizeof head, MSG_PEEK);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        sniff_arm(c, EV_READ, c->sniff_deadline);
+        return;
+    }
     if (n <= 0) {
         c->close_reason = n == 0 ? "peer-closed" : "recv-error";
         conn_free(c);
         return;
     }
-    if (looks_like_client_hello(head, (size_t)n) || c->lst->spec.on_plaintext == PLAINTEXT_ALERT) {
-        if (!looks_like_client_hello(head, (size_t)n))
-            conn_event(c, "plaintext-on-implicit-tls-port answer=alert");
+    tlssniff_kind kind = tlssniff_classify(head, (size_t)n, 0);
+    if (kind == TLSSNIFF_NEED_MORE) {
+        sniff_arm(c, 0, 0.02);
+        return;
+    }
+    int hello = kind == TLSSNIFF_TLS_HELLO || kind == TLSSNIFF_SSL2_HELLO;
+    if (hello || c->lst->spec.on_plaintext == PLAINTEXT_ALERT) {
+        if (!hello)
+            conn_event(c, "plaintext-on-implicit-tls-port answer=alert first=%s",
+                       tlssniff_kind_name(kind));
         event_free(c->timer);
         c->timer = NULL;
         if (start_implicit_tls(c) != 0) {
@@ -622,12 +655,13 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct soc
     switch (lst->spec.mode) {
     case LISTEN_IMPLICIT_TLS:
         c->phase = PHASE_SNIFF;
+        c->sniff_deadline = now_s() + srv->limits.handshake_timeout_s;
         c->timer = event_new(srv->base, fd, EV_READ, on_sniff, c);
         if (!c->timer) {
             conn_free(c);
             return;
         }
-        event_add(c->timer, &(struct timeval){srv->limits.handshake_timeout_s, 0});
+        sniff_arm(c, EV_READ, srv->limits.handshake_timeout_s);
         return;
     case LISTEN_SILENT:
         conn_event(c, "silent-port");
@@ -761,9 +795,7 @@ server *server_new(struct event_base *base, const server_limits *limits, FILE *l
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    srv->t0 = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    srv->t0 = now_s();
     return srv;
 }
 

@@ -451,6 +451,11 @@ size_t tls_describe_failure(const SSL *ssl, int ssl_error, char *buf, size_t n)
 {
     char reason[256];
     failure_reason(ssl_error, reason, sizeof reason);
+    return tls_describe_failure_reason(ssl, reason, buf, n);
+}
+
+size_t tls_describe_failure_reason(const SSL *ssl, const char *reason, char *buf, size_t n)
+{
     size_t len = 0;
     if (n)
         buf[0] = '\0';

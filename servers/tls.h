@@ -137,6 +137,10 @@ size_t tls_describe_session(const SSL *ssl, char *buf, size_t n);
  *                                              alert-sent=protocol_version */
 size_t tls_describe_failure(const SSL *ssl, int ssl_error, char *buf, size_t n);
 
+/* The same description, with the reason given by the caller: for carriers such as
+ * libevent's bufferevent_openssl, which move OpenSSL's error queue into their own. */
+size_t tls_describe_failure_reason(const SSL *ssl, const char *reason, char *buf, size_t n);
+
 /* What verifying the peer's certificate concluded, in the words of the client checks. */
 typedef enum tls_verify_class {
     TLS_VERIFY_OK = 0,

@@ -416,6 +416,21 @@ static void plaintext_on_implicit_port_closes(void **state)
     assert_non_null(strstr(t, " event plaintext-on-implicit-tls-port answer=close\n"));
 }
 
+/* Two bytes are too few to tell TLS from plaintext: the server waits for more. */
+static void plaintext_in_pieces_on_implicit_port(void **state)
+{
+    (void)state;
+    int fd = connect_ok(ports[L_IMPLICIT]);
+    send_str(fd, "a1");
+    usleep(150000);
+    send_str(fd, " NOOP\r\n");
+    char line[256];
+    assert_int_equal(read_line(fd, line, sizeof line), 0);
+    close(fd);
+    char *t = closed_transcript_of(1000 + L_IMPLICIT);
+    assert_non_null(strstr(t, " event plaintext-on-implicit-tls-port answer=close\n"));
+}
+
 static void plaintext_on_implicit_port_silence(void **state)
 {
     (void)state;
@@ -472,6 +487,7 @@ int main(void)
         cmocka_unit_test(vulnerable_listener_keeps_it),
         cmocka_unit_test(implicit_tls),
         cmocka_unit_test(plaintext_on_implicit_port_closes),
+        cmocka_unit_test(plaintext_in_pieces_on_implicit_port),
         cmocka_unit_test(plaintext_on_implicit_port_silence),
         cmocka_unit_test(client_hello_on_starttls_port),
         cmocka_unit_test(closed_port_refuses),
