@@ -2589,6 +2589,7 @@ static void s_check(parser *p, sc_step *st)
     st->u.check.id = (unsigned)id;
     sc_check_param *params = palloc(p, SC_CHECK_MAX_PARAMS * sizeof *params);
     const char *keys[SC_CHECK_MAX_PARAMS];
+    int given[SC_CHECK_MAX_PARAMS] = {0};
     size_t nk = 0;
     for (; nk < SC_CHECK_MAX_PARAMS && def->params[nk].key; nk++)
         keys[nk] = def->params[nk].key;
@@ -2612,7 +2613,7 @@ static void s_check(parser *p, sc_step *st)
         size_t n;
         if (kv_word(p, &k, &s, &n) != 0)
             continue;
-        if (params[i].key) {
+        if (given[i]++) {
             err_at(p, k.key_off, "'%s=' is given twice", keys[i]);
             continue;
         }
@@ -2629,14 +2630,14 @@ static void s_check(parser *p, sc_step *st)
             }
             params[i].number = v;
         } else if (choice(s, n, pd->choices) < 0) {
-            bad_choice(p, k.val_off, "value", s, n, pd->choices);
+            bad_choice(p, k.val_off, pd->key, s, n, pd->choices);
             continue;
         }
         params[i].key = pd->key;
         params[i].value = pstrndup(p, s, n);
     }
     for (size_t i = 0; i < nk; i++) {
-        if (params[i].key)
+        if (params[i].key || given[i])
             continue;
         const sc_check_param_def *pd = &def->params[i];
         if (!pd->def) {

@@ -66,7 +66,7 @@ const sc_check_def sc_checks[SC_CHECK__COUNT] = {
         "max-line-length", BOTH,
         "a line was longer than the limit",
         "servers cut or refuse long lines (SMTP command lines are at most 512 bytes)",
-        {{"n", SC_PARAM_UINT, 0, 1 << 20, "0",
+        {{"n", SC_PARAM_UINT, 0, 1 << 20, NULL, "0",
           "bytes without CRLF; 0 = the protocol's limit (SMTP 510, POP3 253, IMAP 8190)"}}},
     [SC_CHECK_STRICT_SYNTAX] = {
         "strict-syntax", BOTH,
