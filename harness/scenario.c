@@ -2978,13 +2978,13 @@ static void parse_file(parser *p, const char *path, unsigned depth, const file_c
 /* ---- the whole scenario ----------------------------------------------------------------- */
 
 /* Checks that need the whole scenario. */
-static void finish(parser *p, const file_ctx *top)
+static void finish(parser *p)
 {
-    if (p->stop)
-        return;
+    if (p->stop || !p->files.n)
+        return;   /* stopped, or the top file could not be read (reported) */
     if (!p->scenario_loc.line) {
-        if (p->files.n && top)
-            err_file(p, top->path, "no 'scenario NAME' line: a scenario starts with one");
+        if (p->nerrors == 0)
+            err_file(p, p->files.v[0], "no 'scenario NAME' line: a scenario starts with one");
         return;
     }
     size_t real = 0;
@@ -3067,7 +3067,7 @@ static void build(parser *p, const char *path)
     char *top = path_join(p, "", path);
     parse_file(p, top, 0, NULL, NULL);
     p->f = NULL;
-    finish(p, NULL);
+    finish(p);
     if (p->nerrors)
         return;
     sc_owned *own = palloc(p, sizeof *own);

@@ -228,6 +228,9 @@ static void header_errors(void **state)
     first_error(CLIENT "set imap.x=\"a\\x00b\"\n", "3:14: a NUL byte (\\x00) is not allowed here");
     first_error("scenario t\n", "1:1: the header has no 'role client' or 'role server'");
     first_error(CLIENT, "1:1: the scenario has no steps");
+    char *out = bad("# only comments\n\n   # and blank lines\n");
+    assert_string_equal(out, "t.scn: no 'scenario NAME' line: a scenario starts with one\n");
+    free(out);
     first_error(CLIENT "var x=1\n", "1:1: the scenario has no steps");
 }
 
