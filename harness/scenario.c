@@ -152,7 +152,8 @@ typedef struct parser {
     int open;              /* a connection is open (server role: accepted) */
     sc_proto proto;        /* its protocol */
     int tls;               /* TLS is up on it */
-    int opened_step;       /* the step that opened it, or -1 */
+    unsigned open_line;    /* the line of the step that opened it (messages only) */
+    unsigned tls_line;     /* the line where TLS went up on it */
     char closed_why[200];  /* why there is no connection, for messages */
     VEC(listener) listeners;
     int serve_step;        /* -1 */
@@ -1652,7 +1653,7 @@ static int server_accept(parser *p, const char *kw, size_t off, unsigned port)
     p->open = 1;
     p->proto = proto;
     p->tls = tls;
-    p->opened_step = (int)p->steps.n - 1;
+    p->open_line = p->tls_line = p->lineno;
     return 0;
 }
 
@@ -1892,16 +1893,15 @@ static void s_connect(parser *p, sc_step *st)
     timeout_opts(p, st, "connect");
     if (p->h.role != SC_ROLE_CLIENT)
         return;
-    if (p->open && p->opened_step >= 0) {
+    if (p->open)
         err_at(p, p->t[0].off, "already connected (since line %u): 'close' or 'expect-closed' "
-                               "first", p->steps.v[p->opened_step].loc.line);
-    }
+                               "first", p->open_line);
     p->any_connect = 1;
     p->state_unknown = 0;
     p->open = 1;
     p->proto = c->proto;
     p->tls = c->mode == SC_MODE_IMPLICIT_TLS;
-    p->opened_step = (int)p->steps.n - 1;
+    p->open_line = p->tls_line = p->lineno;
 }
 
 static void s_expect_connect(parser *p, sc_step *st)
@@ -2118,7 +2118,7 @@ static void s_accept(parser *p, sc_step *st)
     if (p->open) {
         err_at(p, p->t[0].off, "'accept' while the connection accepted at line %u is open: "
                                "'close' or 'expect-closed' it first",
-               p->steps.v[p->opened_step].loc.line);
+               p->open_line);
         return;
     }
     if (port > 0) {
@@ -2503,14 +2503,15 @@ static void s_starttls(parser *p, sc_step *st)
     st->u.starttls.tls.verify = SC_VERIFY_ON;
     st->u.starttls.tls.step = -1;
     timeout_opts(p, st, "starttls");
-    if (need_conn(p, "starttls", p->t[0].off) != 0 || p->h.role == SC_ROLE_NONE)
+    if (need_conn(p, "starttls", p->t[0].off) != 0 || p->h.role == SC_ROLE_NONE || !p->open)
         return;
     if (p->tls) {
         err_at(p, p->t[0].off, "'starttls' on a connection that is already TLS (since line %u)",
-               p->steps.v[p->opened_step].loc.line);
+               p->tls_line);
         return;
     }
     p->tls = 1;
+    p->tls_line = p->lineno;
 }
 
 static void s_wait(parser *p, sc_step *st)
@@ -3110,7 +3111,7 @@ static sc_scenario *parse(const char *path, const sc_options *opt, sc_read_fn rd
     fill_limits(&p->lim, opt);
     p->h.step_timeout_ms = DEFAULT_STEP_MS;
     p->h.total_timeout_ms = DEFAULT_TOTAL_MS;
-    p->serve_step = p->client_step = p->opened_step = -1;
+    p->serve_step = p->client_step = -1;
     if (setjmp(p->oom) == 0) {
         build(p, path);
     } else {

@@ -587,7 +587,7 @@ static void step_misc_errors(void **state)
 {
     (void)state;
     first_error(CLIENT "connect smtp plain\nstarttls\nstarttls\n",
-                "5:1: 'starttls' on a connection that is already TLS (since line 3)");
+                "5:1: 'starttls' on a connection that is already TLS (since line 4)");
     first_error(CLIENT "connect smtp implicit-tls\nstarttls\n",
                 "4:1: 'starttls' on a connection that is already TLS (since line 3)");
     first_error(CLIENT "connect smtp plain\nexpect-nothing\n",
