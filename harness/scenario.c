@@ -1490,8 +1490,6 @@ static int take_duration(parser *p, const char *kw, unsigned *ms)
 {
     const tok *t = next_tok(p);
     if (!t) {
-        p->i--;
-        p->i++;
         missing(p, kw, "a duration such as 500ms or 5s");
         return -1;
     }
@@ -1699,8 +1697,6 @@ static void h_scenario(parser *p, const tok *kw)
         return;
     const tok *t = next_tok(p);
     if (!t) {
-        p->i--;
-        p->i++;
         missing(p, "scenario", "a name");
         return;
     }
@@ -1773,8 +1769,6 @@ static void h_role(parser *p, const tok *kw)
         return;
     const tok *t = next_tok(p);
     if (!t) {
-        p->i--;
-        p->i++;
         missing(p, "role", "client or server");
         return;
     }
@@ -1865,8 +1859,6 @@ static void h_account(parser *p, const tok *kw)
         return;
     const tok *t = next_tok(p);
     if (!t) {
-        p->i--;
-        p->i++;
         missing(p, "account", "an account name from the profile");
         return;
     }
