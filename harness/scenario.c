@@ -1840,15 +1840,8 @@ static void h_set(parser *p, const tok *kw)
     expect_end(p, "set");
     if (!value)
         return;
-    const char *key = pstrndup(p, k.key, k.keyn);
-    char why[300];
-    if (p->opt->check_set &&
-        p->opt->check_set(p->opt->ctx, p->h.profile, key, value, why, sizeof why) != 0) {
-        err_at(p, k.key_off, "%s", why);
-        return;
-    }
     sc_set *st = VPUSH(p, p->sets);
-    st->key = key;
+    st->key = pstrndup(p, k.key, k.keyn);
     st->value = value;
     st->loc = cur_loc(p, k.key_off);
 }
@@ -2979,6 +2972,18 @@ static void finish(parser *p)
         if (p->nerrors == 0)
             err_file(p, p->files.v[0], "no 'scenario NAME' line: a scenario starts with one");
         return;
+    }
+    /* the profile hooks run once the whole header is known (profile may follow set) */
+    char why[300];
+    for (size_t i = 0; i < p->sets.n && p->opt->check_set; i++)
+        if (p->opt->check_set(p->opt->ctx, p->h.profile, p->sets.v[i].key, p->sets.v[i].value, why,
+                              sizeof why) != 0)
+            err_loc(p, &p->sets.v[i].loc, "%s", why);
+    if (p->h.account && p->opt->check_account &&
+        p->opt->check_account(p->opt->ctx, p->h.profile, p->h.account, why, sizeof why) != 0) {
+        sc_loc l = p->account_loc;
+        l.col = col_of(l.text, l.text_n, (size_t)(strstr(l.text, p->h.account) - l.text));
+        err_loc(p, &l, "%s", why);
     }
     size_t real = 0;
     for (size_t i = 0; i < p->steps.n; i++)

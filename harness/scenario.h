@@ -68,9 +68,14 @@ typedef struct sc_options {
     sc_read_fn read;   /* NULL: sc_read_file (regular files only) */
     void *ctx;         /* passed to every hook */
     /* `set SECTION.KEY=VALUE`: the profile loader knows the keys and their types. profile is
-     * the header's `profile` text, or NULL when the scenario names none. */
+     * the header's `profile` text, or NULL when the scenario names none. Called after the
+     * whole file is read (so `profile` may come after `set`); problems are reported at the
+     * key. */
     int (*check_set)(void *ctx, const char *profile, const char *key, const char *value,
                      char *why, size_t whycap);
+    /* `account NAME`: does the profile have [account.NAME]? Same timing as check_set. */
+    int (*check_account)(void *ctx, const char *profile, const char *account, char *why,
+                         size_t whycap);
     /* `client ADAPTER K=V...`: the adapters module knows the adapters and their settings.
      * Called once with key == NULL for the adapter name, then once per setting; value is
      * the setting as written (before substitution). */
@@ -341,8 +346,10 @@ typedef struct sc_step {
         struct {
             const sc_pattern *pats;   /* SC_EXPECT: one per line, in order */
             size_t n;
-            int capture;              /* `as NAME`: slot in sc_scenario.vars, or -1 */
-            sc_proto proto;           /* the connection's protocol */
+            int capture;              /* `as NAME`: slot in sc_scenario.vars, or -1; the value
+                                         is the matched lines joined with CRLF */
+            sc_proto proto;           /* the connection's protocol (server role with several
+                                         listeners of different protocols: SC_PROTO_NONE) */
         } expect;
         struct {
             sc_reply reply;

@@ -882,6 +882,17 @@ static int hook_client(void *ctx, const char *adapter, const char *key, const ch
     return 0;
 }
 
+static int hook_account(void *ctx, const char *profile, const char *account, char *why,
+                        size_t whycap)
+{
+    (void)ctx;
+    assert_string_equal(profile, "icloud");
+    if (strcmp(account, "emily") == 0)
+        return 0;
+    snprintf(why, whycap, "profile 'icloud' has no account '%s'", account);
+    return -1;
+}
+
 static void hooks(void **state)
 {
     (void)state;
@@ -890,21 +901,27 @@ static void hooks(void **state)
     memset(&o, 0, sizeof o);
     o.check_set = hook_set;
     o.check_client = hook_client;
+    o.check_account = hook_account;
     o.ctx = &calls;
-    const char *text = SERVER "profile icloud\nset imap.username=full\nset imap.usrname=full\n"
+    /* set before profile: the hook still sees the profile */
+    const char *text = SERVER "set imap.username=full\nset imap.usrname=full\nprofile icloud\n"
+                              "account  nobody\n"
                               "serve\nclient nosuch\nexpect-client exit=0\n"
                               "client msmtp security=SSL user=x\nexpect-client exit=0\n";
     sc_diags d = {0};
     assert_null(sc_parse_mem("t.scn", text, strlen(text), &o, &d));
-    assert_int_equal(d.n, 3);
-    assert_string_equal(d.v[0].msg, "unknown key 'usrname' in [imap] (did you mean 'username'?)");
-    assert_int_equal(d.v[0].line, 5);
-    assert_int_equal(d.v[0].col, 5);
-    assert_string_equal(d.v[1].msg, "unknown client adapter 'nosuch' (clients/nosuch.ini not "
+    assert_int_equal(d.n, 4);
+    assert_string_equal(d.v[0].msg, "unknown client adapter 'nosuch' (clients/nosuch.ini not "
                                     "found)");
-    assert_int_equal(d.v[1].col, 8);
-    assert_string_equal(d.v[2].msg, "msmtp has no security 'SSL' (on, off, starttls)");
-    assert_int_equal(d.v[2].col, 14);
+    assert_int_equal(d.v[0].col, 8);
+    assert_string_equal(d.v[1].msg, "msmtp has no security 'SSL' (on, off, starttls)");
+    assert_int_equal(d.v[1].col, 14);
+    assert_string_equal(d.v[2].msg, "unknown key 'usrname' in [imap] (did you mean 'username'?)");
+    assert_int_equal(d.v[2].line, 4);
+    assert_int_equal(d.v[2].col, 5);
+    assert_string_equal(d.v[3].msg, "profile 'icloud' has no account 'nobody'");
+    assert_int_equal(d.v[3].line, 6);
+    assert_int_equal(d.v[3].col, 10);
     assert_int_equal(calls, 4);   /* adapter nosuch; adapter msmtp, security=, user= */
     sc_diags_free(&d);
 }
