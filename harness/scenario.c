@@ -2060,7 +2060,10 @@ static void s_listen(parser *p, sc_step *st)
 static void s_serve(parser *p, sc_step *st)
 {
     for (const tok *t; (t = peek(p)) != NULL;) {
+        size_t before = p->i;
         sc_proto proto = take_proto(p, "serve");
+        if (p->i == before)
+            p->i++;   /* not a word: reported by take_proto; go on with the next token */
         if (!proto)
             continue;
         if (st->u.serve.protos & (1u << proto))

@@ -766,6 +766,8 @@ static void step_server_errors(void **state)
     first_error(SERVER "wait 1s\n", "2:1: a server-role scenario needs 'listen' (scripted) or "
                                     "'serve' (profile-driven mock)");
     first_error(SERVER "serve smtp smtp\n", "3:12: 'smtp' is listed twice");
+    /* a token that is not a word must not stop progress (found by fuzzing: a loop) */
+    first_error(SERVER "serve x=\"y\"\n", "3:7: unknown protocol 'x=' (one of: imap, smtp, pop3)");
 }
 
 /* ---- includes --------------------------------------------------------------------------- */
