@@ -31,8 +31,10 @@
  *
  * Memory: one arena per scenario, freed by sc_free(); every pointer in the tree (strings,
  * arrays, locations) lives in it. Strings are NUL-terminated; byte strings that may contain
- * NUL (sc_part literals) also carry a length. Peak memory is about 8 times the total size of
- * the files read, plus the regex compilation scratch of PCRE2 (released before return).
+ * NUL (sc_part literals) also carry a length. The tree keeps a copy of every file read (the
+ * source lines of locations point into it) and takes about 3 more bytes per byte of quoted
+ * text plus about 300 bytes per step, text and pattern; the limits bound all of it. PCRE2's
+ * compile scratch is released before return.
  */
 #ifndef MAILRIG_HARNESS_SCENARIO_H
 #define MAILRIG_HARNESS_SCENARIO_H
@@ -94,7 +96,7 @@ int sc_read_file(void *ctx, const char *path, size_t max, char **data, size_t *l
  * counts characters (UTF-8 code points), a tab being one. line == 0 means the problem is
  * about the file as a whole (it cannot be read, it is too large). text is the offending
  * source line without its line end (NULL when line == 0). include_chain, when not NULL, says
- * where the file was included from ("a.scn:3 <- b.scn:7"). */
+ * where the file was included from, innermost first ("a.inc:2, main.scn:6"). */
 typedef struct sc_diag {
     char *file;
     unsigned line, col;
