@@ -24,12 +24,15 @@ SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fr
 
 # Why each library is here: OpenSSL 3 (TLS, test PKI, CRAM-MD5), libevent 2 with its OpenSSL
 # bufferevents (one event loop; STARTTLS as an in-place filter), inih (profile and settings
-# files), jansson (ports file, JSON reports).
-LIBS := -lssl -lcrypto -levent_openssl -levent -linih -ljansson
+# files), jansson (ports file, JSON reports), PCRE2 (scenario /regex/ patterns: named groups
+# for captures, compile errors with an offset, match limits against hostile input).
+LIBS := -lssl -lcrypto -levent_openssl -levent -linih -ljansson -lpcre2-8
 
 PROTO_SRC := $(sort $(wildcard proto/*.c))
 SERVERS_SRC := $(sort $(wildcard servers/*.c))
 HARNESS_SRC := $(sort $(wildcard harness/*.c))
+# harness/ minus main.c, as a library too, so unit tests and fuzz targets can link harness modules.
+HARNESS_LIB_SRC := $(filter-out harness/main.c,$(HARNESS_SRC))
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_LIB  := $(sort $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c)))
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
@@ -64,7 +67,10 @@ build/$(1)/libmrproto.a: $$($(1)_OBJ)
 build/$(1)/libmrservers.a: $$(SERVERS_SRC:%.c=build/$(1)/%.o)
 	@rm -f $$@
 	ar rcs $$@ $$^
-$(1)_LIBS := build/$(1)/libmrservers.a build/$(1)/libmrproto.a
+build/$(1)/libmrharness.a: $$(HARNESS_LIB_SRC:%.c=build/$(1)/%.o)
+	@rm -f $$@
+	ar rcs $$@ $$^
+$(1)_LIBS := build/$(1)/libmrharness.a build/$(1)/libmrservers.a build/$(1)/libmrproto.a
 build/$(1)/bin/mailrig: $$(HARNESS_SRC:%.c=build/$(1)/%.o) $$($(1)_LIBS)
 	@mkdir -p $$(@D)
 	$(2) $(3) $$^ $$(LIBS) -o $$@

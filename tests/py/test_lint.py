@@ -1,0 +1,69 @@
+"""`mailrig lint`: exit status, output format and --help, as a user runs it.
+
+Run from the repository root: /usr/bin/python3 -m pytest tests/py/test_lint.py
+(MAILRIG may name the binary; default build/asan/bin/mailrig, then build/rel/bin/mailrig).
+"""
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BROKEN = ROOT / "tests" / "scenarios" / "broken"
+
+
+def mailrig():
+    for cand in (os.environ.get("MAILRIG"), "build/asan/bin/mailrig", "build/rel/bin/mailrig"):
+        if cand and (ROOT / cand).exists():
+            return str(ROOT / cand)
+    pytest.skip("mailrig is not built (make build/asan/bin/mailrig)")
+
+
+def lint(*args, cwd=ROOT):
+    return subprocess.run([mailrig(), "lint", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_examples_are_clean():
+    r = lint("scenarios/examples")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ""
+    assert r.stderr.startswith("lint: ") and ", 0 with errors, 0 errors" in r.stderr
+
+
+@pytest.mark.parametrize("scn", sorted(p.name for p in BROKEN.glob("*.scn")))
+def test_broken_file_exact_output(scn):
+    r = lint("-q", f"tests/scenarios/broken/{scn}")
+    assert r.returncode == 2
+    want = (BROKEN / scn).with_suffix(".err").read_text()
+    assert r.stderr == want
+
+
+def test_directory_and_summary(tmp_path):
+    (tmp_path / "a.scn").write_text("scenario a\nrole client\nconnect imap plain\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.scn").write_text("scenario b\nrole client\nsend \"x\"\n")
+    (tmp_path / "sub" / "frag.inc").write_text("not a scenario\n")   # not linted on its own
+    r = lint(str(tmp_path))
+    assert r.returncode == 2
+    assert f"{tmp_path}/sub/b.scn:3:1: 'send' needs a connection" in r.stderr
+    assert r.stderr.rstrip().endswith("lint: 2 files, 1 with errors, 2 errors")
+
+
+def test_usage_errors():
+    r = lint()
+    assert r.returncode == 2 and "no scenario file or directory given" in r.stderr
+    r = lint("--frob")
+    assert r.returncode == 2 and "unknown option '--frob'" in r.stderr
+    r = lint("does/not/exist.scn")
+    assert r.returncode == 2
+    assert "does/not/exist.scn: cannot read: No such file or directory" in r.stderr
+
+
+def test_help():
+    r = lint("--help")
+    assert r.returncode == 0
+    assert r.stdout.startswith("usage: mailrig lint")
+    top = subprocess.run([mailrig(), "--help"], capture_output=True, text=True, timeout=60)
+    assert "lint" in top.stdout
