@@ -71,7 +71,7 @@ build/$(1)/libmrharness.a: $$(HARNESS_LIB_SRC:%.c=build/$(1)/%.o)
 	@rm -f $$@
 	ar rcs $$@ $$^
 $(1)_LIBS := build/$(1)/libmrharness.a build/$(1)/libmrservers.a build/$(1)/libmrproto.a
-build/$(1)/bin/mailrig: $$(HARNESS_SRC:%.c=build/$(1)/%.o) $$($(1)_LIBS)
+build/$(1)/bin/mailrig: build/$(1)/harness/main.o $$($(1)_LIBS)
 	@mkdir -p $$(@D)
 	$(2) $(3) $$^ $$(LIBS) -o $$@
 build/$(1)/bin/test_%: build/$(1)/tests/unit/test_%.o $$(UNIT_LIB:%.c=build/$(1)/%.o) $$($(1)_LIBS)
