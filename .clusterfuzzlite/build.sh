@@ -7,9 +7,12 @@ build="${WORK:-/tmp}/mailrig-build"
 rm -rf "$build" && mkdir -p "$build"
 flags="-std=c11 -D_DEFAULT_SOURCE -DMR_FUZZING -I."
 
+# The same link line as the Makefile's fuzz variant: our three libraries' sources plus the
+# system libraries they use.
+libs="-lssl -lcrypto -levent_openssl -levent -linih -ljansson -lpcre2-8"
 objs=()
-for src in proto/*.c fuzz/*.c; do
-    case "$src" in fuzz/fuzz_*.c|fuzz/replay_main.c) continue ;; esac
+for src in proto/*.c servers/*.c harness/*.c fuzz/*.c; do
+    case "$src" in fuzz/fuzz_*.c|fuzz/replay_main.c|harness/main.c) continue ;; esac
     obj="$build/$(echo "$src" | tr / _).o"
     $CC $CFLAGS $flags -c "$src" -o "$obj"
     objs+=("$obj")
@@ -19,7 +22,7 @@ for src in fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)          # fuzz_imap_response
     target=${name#fuzz_}                # imap_response
     $CC $CFLAGS $flags -c "$src" -o "$build/$name.o"
-    $CC $CFLAGS "$build/$name.o" "${objs[@]}" $LIB_FUZZING_ENGINE -o "$OUT/$name"
+    $CC $CFLAGS "$build/$name.o" "${objs[@]}" $LIB_FUZZING_ENGINE $libs -o "$OUT/$name"
     if [ -d "corpora/$target" ]; then
         (cd "corpora/$target" && zip -q -r "$OUT/${name}_seed_corpus.zip" .)
     fi
