@@ -1,5 +1,4 @@
 /* main.c -- `mailrig SUBCOMMAND ...`: dispatch to the subcommands. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,35 +25,6 @@ static void usage(FILE *out)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nRun `mailrig COMMAND --help` for a command's options.\n"
                  "Exit status: 0 passed, 1 failed, 2 usage or syntax error, 3 environment error.\n");
-}
-
-static int verror(int code, const char *cmd, const char *fmt, va_list ap)
-    __attribute__((format(printf, 3, 0)));
-
-static int verror(int code, const char *cmd, const char *fmt, va_list ap)
-{
-    fprintf(stderr, "mailrig %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    return code;
-}
-
-int cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int r = verror(EXIT_USAGE, cmd, fmt, ap);
-    va_end(ap);
-    return r;
-}
-
-int cli_env_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int r = verror(EXIT_ENV, cmd, fmt, ap);
-    va_end(ap);
-    return r;
 }
 
 int main(int argc, char **argv)
