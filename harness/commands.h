@@ -3,7 +3,8 @@
 #define MAILRIG_HARNESS_COMMANDS_H
 
 #define MAILRIG_COMMANDS(X) \
-    X(parse, "parse protocol bytes from a file or stdin and print the items (debugging aid)")
+    X(parse, "parse protocol bytes from a file or stdin and print the items (debugging aid)") \
+    X(profile, "list, show (resolved, with --set overrides) or check provider profiles")
 
 #define X(name, summary) int cmd_##name(int argc, char **argv);
 MAILRIG_COMMANDS(X)
