@@ -529,6 +529,26 @@ static size_t find_separator(const char *s, size_t n)
 
 static skind section_kind_of(const char *section, size_t n, bool *known);
 
+/* Whether the text of an indented line s[0..n) (stripped) would be read as a continuation of
+ * the value above in a section of kind k, rather than being a comment (for inih) or looking
+ * like a key the user meant to set (for our check). The writer wraps values with the same
+ * rule, so what it writes always reads back. Sets *key_len when it looks like "key =". */
+static bool continuation_ok(skind k, const char *s, size_t n, size_t *key_len)
+{
+    *key_len = 0;
+    if (n == 0 || s[0] == '#' || s[0] == ';')
+        return false;
+    size_t sep = find_separator(s, n);
+    size_t kl = sep;
+    while (kl > 0 && is_space(s[kl - 1]))
+        kl--;
+    if (sep < n && kl > 0 && k < S_COUNT && find_key(k, s, kl)) {
+        *key_len = kl;
+        return false;
+    }
+    return true;
+}
+
 static bool check_header(loader *L, const char *s, size_t n)
 {
     origin at = at_line(L->lineno);
@@ -567,6 +587,9 @@ static bool check_header(loader *L, const char *s, size_t n)
 
 /* Check one line's shape and report what inih would silently drop or misread. Returns
  * whether inih should see the line (false: feed it an empty line instead). */
+static int add_entry(loader *L, const char *section, const char *key, const char *value, origin at,
+                     origin sect_at);
+
 static bool check_line(loader *L, const char *p, size_t n)
 {
     origin at = at_line(L->lineno);
@@ -587,15 +610,12 @@ static bool check_line(loader *L, const char *p, size_t n)
     if (L->indented && L->prev_key) {
         if (L->skip_cont || L->skip_section)
             return false;
-        size_t sep = find_separator(s, m);
-        size_t k = sep;
-        while (k > 0 && is_space(s[k - 1]))
-            k--;
         bool known;
         skind kind = section_kind_of(L->header, strlen(L->header), &known);
-        if (sep < m && k > 0 && known && find_key(kind, s, k)) {
+        size_t kl;
+        if (!continuation_ok(known ? kind : S_COUNT, s, m, &kl)) {
             report(L, at, "indented line continues the value above; remove the indentation if '%.*s' is a key",
-                   (int)k, s);
+                   (int)kl, s);
             return false;
         }
         return true;
@@ -609,6 +629,8 @@ static bool check_line(loader *L, const char *p, size_t n)
         }
         L->skip_section = false;
         L->section_line = L->lineno;
+        /* a section with no keys still exists ([folder.Archive]): record the header itself */
+        add_entry(L, L->header, "", "", at, at);
         return true;
     }
     if (L->skip_section)
@@ -690,7 +712,7 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 {
     loader *L = user;
     entry *last = L->n_entries && L->n_entries <= MAX_ENTRIES ? &L->entries[L->n_entries - 1] : NULL;
-    if (L->indented && last && last->at.line < L->lineno && !strcmp(last->section, section) &&
+    if (L->indented && last && *last->key && last->at.line < L->lineno && !strcmp(last->section, section) &&
         !strcmp(last->key, name)) {
         size_t a = strlen(last->value), b = strlen(value);
         if (last->too_long || a + 1 + b > MAX_VALUE) {
@@ -795,7 +817,7 @@ static char *unquote(loader *L, const char *raw, origin at, const char *what)
             word = 0;
             continue;
         }
-        word += v[i] == ';' ? 4 : (v[i] == '\\' || v[i] == '"') ? 2 : 1;
+        word += strchr(";#=:", v[i]) ? 4 : (v[i] == '\\' || v[i] == '"') ? 2 : 1;
     }
     return v;
 }
@@ -1467,7 +1489,7 @@ static void apply_defaults(loader *L, inst *in)
 static void apply_entry(loader *L, const entry *e)
 {
     inst *in = get_instance(L, e->section, e->sect_at);
-    if (!in)
+    if (!in || !*e->key)
         return;
     const sectdef *sd = &sections[in->kind];
     const keydef *kd = find_key(in->kind, e->key, strlen(e->key));
@@ -1888,8 +1910,9 @@ static bool needs_quotes(const char *v)
     return false;
 }
 
-/* Write v[0..n), escaped when it goes inside quotes. */
-static void put_escaped(FILE *f, const char *v, size_t n, bool quoted, bool after_space)
+/* Write v[0..n), escaped when it goes inside quotes. In `paranoid` mode every character that
+ * could make a continuation line read as something else is escaped too. */
+static void put_escaped(FILE *f, const char *v, size_t n, bool quoted, bool paranoid, bool after_space)
 {
     if (!quoted) {
         fwrite(v, 1, n, f);
@@ -1897,34 +1920,22 @@ static void put_escaped(FILE *f, const char *v, size_t n, bool quoted, bool afte
     }
     for (size_t i = 0; i < n; i++) {
         char c = v[i];
+        bool space_before = i > 0 ? v[i - 1] == ' ' : after_space;
         if (c == '\\' || c == '"')
             fprintf(f, "\\%c", c);
-        else if (c == ';' && (after_space || (i > 0 && v[i - 1] == ' ')))
-            fputs("\\x3b", f);
+        else if ((c == ';' && space_before) || (paranoid && strchr(";#=:", c)))
+            fprintf(f, "\\x%02x", (unsigned char)c);
         else
             fputc(c, f);
-        after_space = false;
     }
 }
 
-/* A word may start a continuation line unless inih or the continuation check would read
- * it as something else: a comment, or "key =". */
-static bool can_start_line(const char *w, size_t n, const char *next)
+/* "key = value" into f, wrapping long values onto indented continuation lines at single
+ * spaces (the loader joins continuation lines with one space, which is exactly what was cut).
+ * A line may be cut before a word only where continuation_ok() says the rest reads back. */
+static void write_value(FILE *f, skind k, const char *key, const char *v, bool quoted, bool paranoid)
 {
-    if (w[0] == '#' || w[0] == ';')
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (w[i] == '=' || w[i] == ':')
-            return false;
-    return !(next && (next[0] == '=' || next[0] == ':'));
-}
-
-/* "key = value", wrapping long values onto indented continuation lines at single spaces.
- * inih joins continuation lines with one space, which is exactly what was cut. */
-static void write_kv(FILE *f, const char *key, const char *v)
-{
-    bool q = needs_quotes(v);
-    size_t col = (size_t)fprintf(f, "%s =%s%s", key, *v ? " " : "", q ? "\"" : "");
+    size_t col = (size_t)fprintf(f, "%s =%s%s", key, *v ? " " : "", quoted ? "\"" : "");
     size_t n = strlen(v), i = 0;
     bool first = true;
     while (i < n) {
@@ -1932,24 +1943,52 @@ static void write_kv(FILE *f, const char *key, const char *v)
         size_t j = i;
         while (j < n && !(v[j] == ' ' && j > i && v[j - 1] != ' ' && j + 1 < n && v[j + 1] != ' '))
             j++;
-        size_t len = j - i;
+        size_t len = j - i, kl;
         if (!first) {
-            const char *w = v + i;
-            size_t wl = strcspn(w, " ");
-            const char *next = w[wl] == ' ' ? w + wl + 1 : NULL;
-            if (col + 1 + len > WRAP_COLUMN && can_start_line(w, wl, next)) {
+            bool ok = paranoid || continuation_ok(k, v + i, n - i, &kl);
+            if (col + 1 + len > WRAP_COLUMN && ok) {
                 fputs("\n   ", f);
                 col = 3;
             }
             fputc(' ', f);
             col++;
         }
-        put_escaped(f, v + i, len, q, !first);
+        put_escaped(f, v + i, len, quoted, paranoid, !first);
         col += len;
         i = j < n ? j + 1 : j;
         first = false;
     }
-    fprintf(f, "%s\n", q ? "\"" : "");
+    fprintf(f, "%s\n", quoted ? "\"" : "");
+}
+
+static size_t longest_line(const char *s)
+{
+    size_t best = 0, cur = 0;
+    for (; *s; s++) {
+        cur = *s == '\n' ? 0 : cur + 1;
+        best = cur > best ? cur : best;
+    }
+    return best;
+}
+
+enum { LINE_LIMIT = 190 }; /* what we write stays under inih's 198 */
+
+static void write_kv(FILE *f, skind k, const char *key, const char *v)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *m = open_memstream(&text, &size);
+    if (!m) {
+        write_value(f, k, key, v, true, true);
+        return;
+    }
+    write_value(m, k, key, v, needs_quotes(v), false);
+    fclose(m);
+    if (text && longest_line(text) <= LINE_LIMIT)
+        fputs(text, f);
+    else
+        write_value(f, k, key, v, true, true); /* every boundary is safe when escaped */
+    free(text);
 }
 
 static void put_join(char *buf, size_t cap, size_t *at, const char *sep, const char *s)
@@ -2048,7 +2087,7 @@ static void write_inst(FILE *f, const inst *in)
     for (size_t i = 0; i < sd->nkeys; i++) {
         const char *v = format_value(in, &sd->keys[i], buf, sizeof buf);
         if (v)
-            write_kv(f, sd->keys[i].name, v);
+            write_kv(f, in->kind, sd->keys[i].name, v);
     }
 }
 
