@@ -15,12 +15,15 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: mailrig profile list\n"
                  "       mailrig profile show NAME|FILE [--set SECTION.KEY=VALUE ...]\n"
-                 "       mailrig profile check FILE [--set SECTION.KEY=VALUE ...]\n\n"
+                 "       mailrig profile check FILE [--set SECTION.KEY=VALUE ...]\n"
+                 "       mailrig profile keys\n\n"
                  "Provider profiles say how the mock servers behave (profiles/README.md).\n"
                  "  list   the profiles in the data directory, with their descriptions\n"
                  "  show   the resolved profile as INI (defaults and overrides included); the\n"
                  "         output loads back to the same profile\n"
-                 "  check  validate a profile file and print every problem as FILE:LINE: message\n\n"
+                 "  check  validate a profile file and print every problem as FILE:LINE: message\n"
+                 "  keys   every section and key of the format as Markdown tables (type, default,\n"
+                 "         meaning; the placeholders each reply may use)\n\n"
                  "NAME is a profile in DATA/profiles/NAME.ini; DATA is $MAILRIG_DATA, else the source\n"
                  "tree of this binary, else " PATHS_SYSTEM_DATA_DIR ".\n"
                  "Exit status: 0 ok, 2 invalid profile or usage, 3 data directory unreadable.\n");
@@ -106,6 +109,62 @@ static int cmd_check(int argc, char **argv)
     return EXIT_PASS;
 }
 
+/* "{tag} {command}" for a template's context placeholders. */
+static void vars_list(uint32_t mask, char *buf, size_t cap)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (int v = TPL_TAG; v < TPL_VAR_COUNT; v++)
+        if (mask & TPL_BIT(v)) {
+            int w = snprintf(buf + at, cap - at, "%s{%s}", at ? " " : "", template_var_name((template_var)v));
+            if (w < 0 || (size_t)w >= cap - at)
+                break;
+            at += (size_t)w;
+        }
+}
+
+static int cmd_keys(int argc, char **argv)
+{
+    if (argc > 1)
+        return cli_usage_error("profile keys", "unexpected argument '%s'", argv[1]);
+    profile_keyinfo k;
+    const char *section = NULL;
+    for (size_t i = 0; profile_schema_key(i, &k); i++) {
+        if (!section || strcmp(section, k.section)) {
+            section = k.section;
+            bool multi = !strcmp(section, "listener") || !strcmp(section, "account") || !strcmp(section, "folder");
+            printf("%s#### [%s%s]\n\n| key | type | default | meaning |\n|---|---|---|---|\n", i ? "\n" : "",
+                   section, multi ? (!strcmp(section, "listener") ? ".PORT" : ".NAME") : "");
+        }
+        char type[300], def[200];
+        if (!strcmp(k.type, "template")) {
+            char vars[200];
+            vars_list(k.vars, vars, sizeof vars);
+            snprintf(type, sizeof type, "template%s%s", vars[0] ? ": " : "", vars);
+        } else if (k.values) {
+            size_t at = 0;
+            for (size_t j = 0; k.values[j] && at < sizeof type; j++) {
+                int w = snprintf(type + at, sizeof type - at, "%s%s", j ? " \\| " : "", k.values[j]);
+                at += w > 0 ? (size_t)w : 0;
+            }
+        } else {
+            snprintf(type, sizeof type, "%s", k.type);
+        }
+        if (k.def)
+            snprintf(def, sizeof def, "`%s`", k.def[0] ? k.def : "(empty)");
+        else if (k.fallback)
+            snprintf(def, sizeof def, "= `%s`", k.fallback);
+        else if (k.required)
+            snprintf(def, sizeof def, "required");
+        else if (k.optional_reply)
+            snprintf(def, sizeof def, "unset: nothing sent");
+        else
+            snprintf(def, sizeof def, "unset");
+        printf("| `%s` | %s | %s | %s |\n", k.key, type, def, k.doc);
+    }
+    return EXIT_PASS;
+}
+
 static int by_name(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -168,5 +227,7 @@ int cmd_profile(int argc, char **argv)
         return cmd_show(argc - 1, argv + 1);
     if (!strcmp(argv[1], "check"))
         return cmd_check(argc - 1, argv + 1);
-    return cli_usage_error("profile", "unknown subcommand '%s' (list, show, check)", argv[1]);
+    if (!strcmp(argv[1], "keys"))
+        return cmd_keys(argc - 1, argv + 1);
+    return cli_usage_error("profile", "unknown subcommand '%s' (list, show, check, keys)", argv[1]);
 }

@@ -160,55 +160,55 @@ typedef struct keydef {
 #define K(n, t, ...) {.name = n, .type = t, __VA_ARGS__}
 
 static const keydef profile_keys[] = {
-    K("name", KT_NAME, .flags = KF_REQ, .offset = offsetof(profile, name), .doc = "identifier of the profile"),
-    K("description", KT_TEXT, .offset = offsetof(profile, description), .doc = "one line for people"),
-    K("imap_host", KT_HOST, .offset = offsetof(profile, imap.s.host), .doc = "IMAP host name clients configure"),
-    K("smtp_host", KT_HOST, .offset = offsetof(profile, smtp.s.host), .doc = "SMTP host name"),
-    K("pop3_host", KT_HOST, .offset = offsetof(profile, pop3.s.host), .doc = "POP3 host name"),
-    K("extra_hosts", KT_HOSTS, .offset = offsetof(profile, extra_hosts), .def = "", .doc = "more certificate names"),
+    K("name", KT_NAME, .flags = KF_REQ, .offset = offsetof(profile, name), .doc = "identifier; `--profile NAME` loads profiles/NAME.ini"),
+    K("description", KT_TEXT, .offset = offsetof(profile, description), .doc = "one line, shown by `mailrig profile list`"),
+    K("imap_host", KT_HOST, .offset = offsetof(profile, imap.s.host), .doc = "host name clients configure for IMAP (required when [imap] is enabled)"),
+    K("smtp_host", KT_HOST, .offset = offsetof(profile, smtp.s.host), .doc = "host name for SMTP (required when [smtp] is enabled)"),
+    K("pop3_host", KT_HOST, .offset = offsetof(profile, pop3.s.host), .doc = "host name for POP3 (required when [pop3] is enabled)"),
+    K("extra_hosts", KT_HOSTS, .offset = offsetof(profile, extra_hosts), .def = "", .doc = "more names the certificates cover (an MX host)"),
     K("backend", KT_PATTERN, .offset = offsetof(profile, backend), .def = "mailrig", .max = TEMPLATE_BACKEND_MAX,
-      .doc = "{be} pattern"),
+      .doc = "pattern of {be}, the backend host name"),
     K("backend_domain", KT_PATTERN, .offset = offsetof(profile, backend_domain), .def = "", .max = TEMPLATE_DOMAIN_MAX,
-      .doc = "domain part of {fqdn}"),
+      .doc = "pattern of the domain in {fqdn} = {be}.DOMAIN; empty: {fqdn} = {be}"),
 };
 
 static const keydef tls_keys[] = {
-    K("min_version", KT_TLSVER, .offset = offsetof(profile_tls, min_version), .def = "1.2", .doc = "lowest TLS version"),
-    K("max_version", KT_TLSVER, .offset = offsetof(profile_tls, max_version), .def = "1.3", .doc = "highest TLS version"),
+    K("min_version", KT_TLSVER, .offset = offsetof(profile_tls, min_version), .def = "1.2", .doc = "lowest TLS version offered"),
+    K("max_version", KT_TLSVER, .offset = offsetof(profile_tls, max_version), .def = "1.3", .doc = "highest TLS version offered"),
     K("starttls_vulnerable", KT_BOOL, .offset = offsetof(profile_tls, starttls_vulnerable), .def = "no",
-      .doc = "keep plaintext pipelined after STARTTLS"),
+      .doc = "yes: plaintext pipelined after STARTTLS is kept and treated as sent under TLS (for testing clients); no: discarded"),
 };
 
 /* Keys every protocol section has; T is the protocol struct (profile_service is its first
  * member). */
 #define SERVICE_KEYS(T, maxline, idle)                                                                   \
-    K("enabled", KT_BOOL, .offset = offsetof(T, s.enabled), .def = "yes", .doc = "the protocol is offered"), \
+    K("enabled", KT_BOOL, .offset = offsetof(T, s.enabled), .def = "yes", .doc = "no: the provider has no such service (its listeners must be closed or silent)"), \
     K("backend", KT_PATTERN, .offset = offsetof(T, s.backend), .max = TEMPLATE_BACKEND_MAX,             \
-      .doc = "{be} pattern for this protocol"),                                                         \
+      .doc = "{be} pattern for this protocol; unset: [profile] backend"),                                                         \
     K("backend_domain", KT_PATTERN, .offset = offsetof(T, s.backend_domain), .max = TEMPLATE_DOMAIN_MAX, \
-      .doc = "{fqdn} domain for this protocol"),                                                        \
-    K("username", KT_UFORMS, .offset = offsetof(T, s.username), .def = "full", .doc = "user name forms"), \
-    K("password", KT_PASSWORDS, .offset = offsetof(T, s.passwords), .def = "account", .doc = "password kinds"), \
-    K("mechs_plain", KT_MECHS, .offset = offsetof(T, s.mechs_plain), .def = "", .doc = "SASL before TLS"), \
-    K("mechs_tls", KT_MECHS, .offset = offsetof(T, s.mechs_tls), .def = "PLAIN", .doc = "SASL under TLS"), \
+      .doc = "{fqdn} domain pattern; unset: [profile] backend_domain"),                                                        \
+    K("username", KT_UFORMS, .offset = offsetof(T, s.username), .def = "full", .doc = "accepted user name forms, documented one first: local (name part), full (address or alias)"), \
+    K("password", KT_PASSWORDS, .offset = offsetof(T, s.passwords), .def = "account", .doc = "passwords that log in: account, app (app-specific)"), \
+    K("mechs_plain", KT_MECHS, .offset = offsetof(T, s.mechs_plain), .def = "", .doc = "SASL mechanisms offered on a plaintext connection, in order"), \
+    K("mechs_tls", KT_MECHS, .offset = offsetof(T, s.mechs_tls), .def = "PLAIN", .doc = "SASL mechanisms offered under TLS, in order"), \
     K("close_after_auth_failure", KT_BOOL, .offset = offsetof(T, s.close_after_auth_failure), .def = "no", \
-      .doc = "close after one auth failure"),                                                          \
+      .doc = "close the connection after a failed login"),                                                          \
     K("max_auth_failures", KT_UINT, .offset = offsetof(T, s.max_auth_failures), .def = "3", .max = 1000, \
-      .doc = "auth failures before closing"),                                                          \
+      .doc = "failed logins before the connection closes; 0: no limit"),                                                          \
     K("max_line", KT_UINT, .offset = offsetof(T, s.max_line), .def = #maxline, .min = 64, .max = 1 << 20, \
-      .doc = "command line limit"),                                                                    \
+      .doc = "longest command line in octets, CRLF excluded"),                                                                    \
     K("max_auth_line", KT_UINT, .offset = offsetof(T, s.max_auth_line), .def = "12288", .min = 64,      \
-      .max = 1 << 20, .doc = "SASL line limit"),                                                        \
+      .max = 1 << 20, .doc = "longest SASL response line (RFC 4954: 12288)"),                                                        \
     K("idle_timeout", KT_UINT, .offset = offsetof(T, s.idle_timeout), .def = #idle, .max = 86400,     \
-      .doc = "seconds idle before closing"),                                                           \
+      .doc = "seconds without a command before the server closes; 0: never"),                                                           \
     K("max_connections", KT_UINT, .offset = offsetof(T, s.max_connections), .def = "0", .max = 100000, \
-      .doc = "connections per client address"),                                                        \
+      .doc = "simultaneous connections per client address; 0: no limit"),                                                        \
     K("auth_delay_ms", KT_UINT, .offset = offsetof(T, s.auth_delay_ms), .def = "0", .max = 600000,     \
-      .doc = "delay before an auth failure reply")
+      .doc = "milliseconds to wait before a login failure reply")
 
 #define LOGIN_KEY(T, def_)                                                                               \
     K("login", KT_ENUM, .offset = offsetof(T, s.login), .def = def_, .names = login_names,            \
-      .doc = "plaintext password command")
+      .doc = "when LOGIN / USER+PASS are accepted: always, tls (under TLS only), never")
 
 #define TPL_KEY_(T, field, kind, fb, vars_, doc_)                                                       \
     K(#field, KT_TEMPLATE, .flags = KF_##kind##_, .offset = offsetof(T, r.field), .fallback = fb,      \
@@ -221,29 +221,29 @@ static const keydef imap_keys[] = {
     SERVICE_KEYS(profile_imap, 8192, 1800),
     LOGIN_KEY(profile_imap, "tls"),
     K("caps", KT_CAPS, .flags = KF_REQ, .offset = offsetof(profile_imap, s.caps), .min = PROFILE_IMAP,
-      .doc = "CAPABILITY before authentication"),
+      .doc = "CAPABILITY before login, space-separated; markers {auth} {starttls} {logindisabled}"),
     K("caps_auth", KT_CAPS, .flags = KF_REQ, .offset = offsetof(profile_imap, caps_auth), .min = PROFILE_IMAP,
-      .doc = "CAPABILITY after authentication"),
-    K("delimiter", KT_CHAR, .offset = offsetof(profile_imap, delimiter), .def = "/", .doc = "hierarchy delimiter"),
+      .doc = "CAPABILITY after login; same markers"),
+    K("delimiter", KT_CHAR, .offset = offsetof(profile_imap, delimiter), .def = "/", .doc = "mailbox hierarchy delimiter"),
     K("max_literal", KT_UINT, .offset = offsetof(profile_imap, max_literal), .def = "52428800", .max = 1u << 30,
-      .doc = "largest literal"),
+      .doc = "largest literal (APPEND) in octets"),
     K("not_connected_limit", KT_UINT, .offset = offsetof(profile_imap, not_connected_limit), .def = "2",
-      .min = 1, .max = 1000, .doc = "not_connected replies before BYE"),
+      .min = 1, .max = 1000, .doc = "not_connected replies before not_connected_bye and close"),
     PROFILE_IMAP_REPLIES(IMAP_TPL)
 };
 
 static const keydef smtp_keys[] = {
     SERVICE_KEYS(profile_smtp, 512, 300),
     K("ehlo", KT_CAPS, .flags = KF_REQ, .offset = offsetof(profile_smtp, s.caps), .min = PROFILE_SMTP,
-      .doc = "EHLO keywords"),
+      .doc = "EHLO keywords after the first line, comma-separated; markers {auth} {starttls}"),
     K("size_limit", KT_U64, .offset = offsetof(profile_smtp, size_limit), .def = "10485760", .max = 1ull << 40,
-      .doc = "message size limit"),
+      .doc = "largest message in octets ({size_limit}, SIZE)"),
     K("max_recipients", KT_UINT, .offset = offsetof(profile_smtp, max_recipients), .def = "100", .min = 1,
-      .max = 100000, .doc = "recipients per message"),
+      .max = 100000, .doc = "RCPT TO accepted per message"),
     K("max_errors", KT_UINT, .offset = offsetof(profile_smtp, max_errors), .def = "10", .max = 1000,
-      .doc = "bad commands before closing"),
+      .doc = "bad commands before too_many_errors and close"),
     K("sender_check", KT_ENUM, .offset = offsetof(profile_smtp, sender_check), .def = "none",
-      .names = sender_names, .doc = "when the sender address is checked"),
+      .names = sender_names, .doc = "when the sender must be the account's address or alias: none, mail (at MAIL FROM), data (after the message)"),
     PROFILE_SMTP_REPLIES(SMTP_TPL)
 };
 
@@ -251,42 +251,42 @@ static const keydef pop3_keys[] = {
     SERVICE_KEYS(profile_pop3, 255, 600),
     LOGIN_KEY(profile_pop3, "tls"),
     K("capa", KT_CAPS, .flags = KF_REQ, .offset = offsetof(profile_pop3, s.caps), .min = PROFILE_POP3,
-      .doc = "CAPA items"),
+      .doc = "CAPA lines, comma-separated; markers {sasl} {stls} {user}"),
     PROFILE_POP3_REPLIES(POP3_TPL)
 };
 
 static const keydef listener_keys[] = {
     K("protocol", KT_ENUM, .flags = KF_REQ, .offset = offsetof(profile_listener, proto), .names = proto_names,
-      .doc = "imap, smtp or pop3"),
+      .doc = "the protocol served on this port"),
     K("mode", KT_ENUM, .flags = KF_REQ, .offset = offsetof(profile_listener, mode), .names = mode_names,
-      .doc = "TLS mode"),
-    K("auth", KT_BOOL, .offset = offsetof(profile_listener, auth), .def = "yes", .doc = "takes authentication"),
+      .doc = "implicit-tls, starttls, plain, closed (refused) or silent (accepts, never answers)"),
+    K("auth", KT_BOOL, .offset = offsetof(profile_listener, auth), .def = "yes", .doc = "no: takes no authentication (an MX: mail for local accounts only)"),
     K("cert", KT_ENUM, .offset = offsetof(profile_listener, cert), .def = "normal", .names = cert_names,
-      .doc = "certificate variant"),
+      .doc = "certificate presented: normal, wrong-host, untrusted, expired"),
     K("plaintext", KT_ENUM, .offset = offsetof(profile_listener, plaintext), .def = "close",
-      .names = plaintext_names, .doc = "plaintext on an implicit-TLS port"),
+      .names = plaintext_names, .doc = "implicit-tls only: what non-TLS first bytes get: close, alert, silence"),
     K("tls_hello", KT_ENUM, .offset = offsetof(profile_listener, tls_hello), .def = "reply", .names = hello_names,
-      .doc = "ClientHello on a plaintext port"),
+      .doc = "starttls/plain only: what a TLS ClientHello gets: reply (bad-command reply), close, silence"),
     K("greeting", KT_TEMPLATE, .flags = KF_OPT, .offset = offsetof(profile_listener, greeting),
-      .vars = TPL_BIT(TPL_CAPS), .doc = "greeting override"),
-    K("host", KT_HOST, .offset = offsetof(profile_listener, host), .doc = "host name override"),
-    K("description", KT_TEXT, .offset = offsetof(profile_listener, description), .doc = "for people"),
+      .vars = TPL_BIT(TPL_CAPS), .doc = "this port's own greeting (an MX banner); unset: the protocol's"),
+    K("host", KT_HOST, .offset = offsetof(profile_listener, host), .doc = "this port's host name (SNI, certificate, {host}); unset: the protocol's"),
+    K("description", KT_TEXT, .offset = offsetof(profile_listener, description), .doc = "for people; printed by serve"),
 };
 
 static const keydef account_keys[] = {
-    K("email", KT_EMAIL, .flags = KF_REQ, .offset = offsetof(profile_account, email), .doc = "the address"),
-    K("aliases", KT_EMAILS, .offset = offsetof(profile_account, aliases), .def = "", .doc = "more addresses"),
+    K("email", KT_EMAIL, .flags = KF_REQ, .offset = offsetof(profile_account, email), .doc = "the address; its part before @ is the local user name form"),
+    K("aliases", KT_EMAILS, .offset = offsetof(profile_account, aliases), .def = "", .doc = "more addresses that count as the full form"),
     K("password", KT_SECRET, .flags = KF_REQ, .offset = offsetof(profile_account, password),
-      .doc = "account password"),
-    K("app_password", KT_SECRET, .offset = offsetof(profile_account, app_password), .doc = "app-specific password"),
-    K("oauth_token", KT_SECRET, .offset = offsetof(profile_account, oauth_token), .doc = "bearer token"),
-    K("state", KT_STATE, .offset = offsetof(profile_account, state), .def = "ok", .doc = "account state"),
+      .doc = "the account password"),
+    K("app_password", KT_SECRET, .offset = offsetof(profile_account, app_password), .doc = "the app-specific password (required when a protocol has password = app)"),
+    K("oauth_token", KT_SECRET, .offset = offsetof(profile_account, oauth_token), .doc = "bearer token that XOAUTH2 / OAUTHBEARER accept"),
+    K("state", KT_STATE, .offset = offsetof(profile_account, state), .def = "ok", .doc = "ok, or any of imap-disabled, pop-disabled, protocols-disabled, smtp-auth-disabled, basic-auth-disabled, not-signed-in"),
 };
 
 static const keydef folder_keys[] = {
-    K("flags", KT_FLAGS, .offset = offsetof(profile_folder, flags), .def = "", .doc = "LIST attributes"),
-    K("messages", KT_MSGS, .offset = offsetof(profile_folder, messages), .def = "", .doc = "seed messages"),
-    K("subscribed", KT_BOOL, .offset = offsetof(profile_folder, subscribed), .def = "yes", .doc = "in LSUB"),
+    K("flags", KT_FLAGS, .offset = offsetof(profile_folder, flags), .def = "", .doc = "LIST attributes, space-separated (\\Sent \\HasNoChildren)"),
+    K("messages", KT_MSGS, .offset = offsetof(profile_folder, messages), .def = "", .doc = "seed messages, profiles/messages/NAME.eml, in this order"),
+    K("subscribed", KT_BOOL, .offset = offsetof(profile_folder, subscribed), .def = "yes", .doc = "listed by LSUB"),
 };
 
 typedef enum skind { S_PROFILE, S_TLS, S_IMAP, S_SMTP, S_POP3, S_LISTENER, S_ACCOUNT, S_FOLDER, S_COUNT } skind;
@@ -366,6 +366,7 @@ bool profile_schema_key(size_t i, profile_keyinfo *out)
             .required = (kd->flags & KF_REQ) != 0,
             .optional_reply = (kd->flags & KF_OPT) != 0,
             .vars = kd->vars,
+            .values = kd->type == KT_ENUM ? kd->names : kd->type == KT_TLSVER ? tlsver_names : NULL,
             .doc = kd->doc,
         };
         return true;
@@ -714,7 +715,10 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     entry *last = L->n_entries && L->n_entries <= MAX_ENTRIES ? &L->entries[L->n_entries - 1] : NULL;
     if (L->indented && last && *last->key && last->at.line < L->lineno && !strcmp(last->section, section) &&
         !strcmp(last->key, name)) {
-        size_t a = strlen(last->value), b = strlen(value);
+        /* older inih releases (Debian's r55) keep inline comments on continuation lines */
+        size_t a = strlen(last->value), b = before_comment(value, strlen(value));
+        while (b > 0 && is_space(value[b - 1]))
+            b--;
         if (last->too_long || a + 1 + b > MAX_VALUE) {
             if (!last->too_long)
                 report(L, at_line(L->lineno), "value of '%s' longer than %d characters", name, MAX_VALUE);
@@ -728,7 +732,8 @@ static int on_entry(void *user, const char *section, const char *name, const cha
         }
         memcpy(joined, last->value, a);
         joined[a] = ' ';
-        memcpy(joined + a + 1, value, b + 1);
+        memcpy(joined + a + 1, value, b);
+        joined[a + 1 + b] = '\0';
         last->value = joined;
         return 1;
     }
@@ -1396,7 +1401,7 @@ static inst *new_multi(loader *L, skind k, const char *name, origin at)
 
 /* The instance a section name refers to, created on first use; NULL (reported once per
  * section name) when the name is not valid. */
-static inst *get_instance(loader *L, const char *section, origin sect_at)
+static inst *get_instance(loader *L, const char *section, origin sect_at, origin key_at)
 {
     bool known;
     skind k = section_kind_of(section, strlen(section), &known);
@@ -1406,6 +1411,7 @@ static inst *get_instance(loader *L, const char *section, origin sect_at)
     char buf[200];
     if (!*section) {
         why = "setting outside any section";
+        sect_at = key_at;
     } else if (!known) {
         size_t kl = dot ? (size_t)(dot - section) : strlen(section);
         const char *sug = suggest_closest(section, kl, section_kinds, S_COUNT);
@@ -1488,7 +1494,7 @@ static void apply_defaults(loader *L, inst *in)
 
 static void apply_entry(loader *L, const entry *e)
 {
-    inst *in = get_instance(L, e->section, e->sect_at);
+    inst *in = get_instance(L, e->section, e->sect_at, e->at);
     if (!in || !*e->key)
         return;
     const sectdef *sd = &sections[in->kind];

@@ -186,7 +186,7 @@ typedef struct profile_caps {
     M(X, append) M(X, check) M(X, close) M(X, expunge) M(X, search) M(X, fetch) M(X, store)  \
     M(X, copy) M(X, move) M(X, idle) M(X, unselect)
 
-#define PROFILE_IMAP_OK_X_(X, cmd) X(ok_##cmd, FB, "ok", PV_OK, "tagged OK of " #cmd " (UID variants included)")
+#define PROFILE_IMAP_OK_X_(X, cmd) X(ok_##cmd, FB, "ok", PV_OK, "tagged OK of " #cmd)
 
 #define PROFILE_IMAP_REPLIES(X) \
     X(greeting, REQ, NULL, TPL_BIT(TPL_CAPS), "untagged greeting on connect: * OK ...; {caps} is the pre-auth list") \
@@ -485,6 +485,7 @@ typedef struct profile_keyinfo {
     bool required;                  /* required (in [imap]/[smtp]/[pop3]: when enabled) */
     bool optional_reply;            /* a template that may stay unset (nothing is sent) */
     uint32_t vars;                  /* templates: context placeholders (TPL_BIT mask) */
+    const char *const *values;      /* enums: the allowed values, NULL-terminated; else NULL */
     const char *doc;                /* one line */
 } profile_keyinfo;
 
