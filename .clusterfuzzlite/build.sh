@@ -8,7 +8,8 @@ rm -rf "$build" && mkdir -p "$build"
 flags="-std=c11 -D_DEFAULT_SOURCE -DMR_FUZZING -I."
 
 objs=()
-for src in proto/*.c fuzz/*.c; do
+# servers/ (profiles and other server modules) needs inih and OpenSSL at link time.
+for src in proto/*.c servers/*.c fuzz/*.c; do
     case "$src" in fuzz/fuzz_*.c|fuzz/replay_main.c) continue ;; esac
     obj="$build/$(echo "$src" | tr / _).o"
     $CC $CFLAGS $flags -c "$src" -o "$obj"
@@ -19,7 +20,7 @@ for src in fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)          # fuzz_imap_response
     target=${name#fuzz_}                # imap_response
     $CC $CFLAGS $flags -c "$src" -o "$build/$name.o"
-    $CC $CFLAGS "$build/$name.o" "${objs[@]}" $LIB_FUZZING_ENGINE -o "$OUT/$name"
+    $CC $CFLAGS "$build/$name.o" "${objs[@]}" $LIB_FUZZING_ENGINE -linih -lssl -lcrypto -o "$OUT/$name"
     if [ -d "corpora/$target" ]; then
         (cd "corpora/$target" && zip -q -r "$OUT/${name}_seed_corpus.zip" .)
     fi

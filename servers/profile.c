@@ -314,9 +314,11 @@ static const char *const section_kinds[] = {"profile", "tls", "imap", "smtp", "p
 
 static const keydef *find_key(skind s, const char *name, size_t n)
 {
-    for (size_t i = 0; i < sections[s].nkeys; i++)
-        if (strlen(sections[s].keys[i].name) == n && !memcmp(sections[s].keys[i].name, name, n))
+    for (size_t i = 0; n && i < sections[s].nkeys; i++) {
+        const char *k = sections[s].keys[i].name;
+        if (k[0] == name[0] && !strncmp(k, name, n) && k[n] == '\0')
             return &sections[s].keys[i];
+    }
     return NULL;
 }
 
@@ -396,6 +398,7 @@ void profile_diag_print(const profile_diag *d, FILE *f)
         fprintf(f, "... and %zu more\n", d->dropped);
 }
 
+static void diag_vadd(profile_diag *d, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void diag_vadd(profile_diag *d, const char *fmt, va_list ap)
 {
     if (d->n >= PROFILE_DIAG_MAX) {
@@ -466,7 +469,7 @@ typedef struct loader {
     char header[MAX_SECTION + 1]; /* the current section's name */
     /* entries */
     entry *entries;
-    size_t n_entries;
+    size_t n_entries, cap_entries;
     /* section instances */
     inst single[S_POP3 + 1];
     inst *multi[3];   /* listeners, accounts, folders */
@@ -694,6 +697,19 @@ static int add_entry(loader *L, const char *section, const char *key, const char
             report(L, at, "more than %d settings", MAX_ENTRIES);
         return -1;
     }
+    if (L->n_entries == L->cap_entries) {
+        /* grow by doubling; the old array stays in the temporary arena, at most as big again */
+        size_t cap = L->cap_entries ? L->cap_entries * 2 : 64;
+        entry *grown = arena_alloc(L->tmp, cap * sizeof *grown);
+        if (!grown) {
+            report(L, at, "profile too large");
+            return -1;
+        }
+        if (L->n_entries)
+            memcpy(grown, L->entries, L->n_entries * sizeof *grown);
+        L->entries = grown;
+        L->cap_entries = cap;
+    }
     entry *e = &L->entries[L->n_entries];
     e->section = arena_strdup(L->tmp, section);
     e->key = arena_strdup(L->tmp, key);
@@ -822,7 +838,8 @@ static char *unquote(loader *L, const char *raw, origin at, const char *what)
             word = 0;
             continue;
         }
-        word += strchr(";#=:", v[i]) ? 4 : (v[i] == '\\' || v[i] == '"') ? 2 : 1;
+        char c = v[i];
+        word += (c == ';' || c == '#' || c == '=' || c == ':') ? 4 : (c == '\\' || c == '"') ? 2 : 1;
     }
     return v;
 }
@@ -1485,10 +1502,9 @@ static void apply_defaults(loader *L, inst *in)
         if (!kd->def)
             continue;
         char *v = arena_strdup(L->tmp, kd->def);
-        char what[120];
-        snprintf(what, sizeof what, "built-in default of [%s] %s", in->label, kd->name);
+        /* defaults are checked by the unit tests; a failure here is a bug in the key table */
         if (v)
-            parse_typed(L, kd, v, (char *)in->base + kd->offset, (origin){0, NULL}, what);
+            parse_typed(L, kd, v, (char *)in->base + kd->offset, (origin){0, NULL}, "built-in default");
     }
 }
 
@@ -1743,14 +1759,13 @@ static int init_loader(loader *L, profile_diag *d, const char *file)
     if (!L->a || !L->tmp)
         return -1;
     L->p = arena_alloc(L->a, sizeof *L->p);
-    L->entries = arena_alloc(L->tmp, MAX_ENTRIES * sizeof *L->entries);
     L->listeners = arena_alloc(L->a, PROFILE_MAX_LISTENERS * sizeof *L->listeners);
     L->accounts = arena_alloc(L->a, PROFILE_MAX_ACCOUNTS * sizeof *L->accounts);
     L->folders = arena_alloc(L->a, PROFILE_MAX_FOLDERS * sizeof *L->folders);
     L->multi[0] = arena_alloc(L->tmp, PROFILE_MAX_LISTENERS * sizeof(inst));
     L->multi[1] = arena_alloc(L->tmp, PROFILE_MAX_ACCOUNTS * sizeof(inst));
     L->multi[2] = arena_alloc(L->tmp, PROFILE_MAX_FOLDERS * sizeof(inst));
-    if (!L->p || !L->entries || !L->listeners || !L->accounts || !L->folders || !L->multi[0] || !L->multi[1] ||
+    if (!L->p || !L->listeners || !L->accounts || !L->folders || !L->multi[0] || !L->multi[1] ||
         !L->multi[2])
         return -1;
     L->p->arena = L->a;
@@ -2119,7 +2134,7 @@ static bool each_inst(const profile *a, const profile *b, inst_fn fn, void *ctx)
     }
     if (b && (a->n_listeners != b->n_listeners || a->n_accounts != b->n_accounts || a->n_folders != b->n_folders))
         return false;
-    char label[80];
+    char label[sizeof ((inst *)0)->label];
     for (size_t i = 0; i < a->n_listeners; i++) {
         if (b && a->listeners[i].port != b->listeners[i].port)
             return false;
