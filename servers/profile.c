@@ -429,7 +429,11 @@ static void diag_add(profile_diag *d, const char *fmt, ...)
 typedef struct origin {
     int line;
     const char *set;
+    bool bad; /* the key was written but its value was rejected (already reported) */
 } origin;
+
+/* Not written anywhere: built-in defaults, whole-file problems. */
+#define NOWHERE ((origin){.line = 0})
 
 static bool origin_set(origin o)
 {
@@ -501,7 +505,7 @@ static void report(loader *L, origin at, const char *fmt, ...)
 
 static origin at_line(int line)
 {
-    return (origin){line, NULL};
+    return (origin){.line = line};
 }
 
 /* ---- reading lines (inih's reader callback) ----------------------------------------------- */
@@ -1504,7 +1508,7 @@ static void apply_defaults(loader *L, inst *in)
         char *v = arena_strdup(L->tmp, kd->def);
         /* defaults are checked by the unit tests; a failure here is a bug in the key table */
         if (v)
-            parse_typed(L, kd, v, (char *)in->base + kd->offset, (origin){0, NULL}, "built-in default");
+            parse_typed(L, kd, v, (char *)in->base + kd->offset, NOWHERE, "built-in default");
     }
 }
 
@@ -1533,8 +1537,9 @@ static void apply_entry(loader *L, const entry *e)
     char what[120];
     snprintf(what, sizeof what, "[%s] %s", in->label, kd->name);
     char *v = unquote(L, e->value, e->at, what);
-    if (v && parse_typed(L, kd, v, (char *)in->base + kd->offset, e->at, what))
-        *prev = e->at;
+    bool ok = v && parse_typed(L, kd, v, (char *)in->base + kd->offset, e->at, what);
+    *prev = e->at;
+    prev->bad = !ok;
 }
 
 /* ---- validation ---------------------------------------------------------------------------------- */
@@ -1544,16 +1549,17 @@ static const void *field_of(const inst *in, const keydef *kd)
     return (const char *)in->base + kd->offset;
 }
 
+/* The key was set to a valid value (explicitly, not by default). */
 static bool key_is_set(const inst *in, const char *key)
 {
     const keydef *kd = find_key(in->kind, key, strlen(key));
-    return kd && origin_set(in->keys[kd - sections[in->kind].keys]);
+    return kd && origin_set(in->keys[kd - sections[in->kind].keys]) && !in->keys[kd - sections[in->kind].keys].bad;
 }
 
 static origin key_origin(const inst *in, const char *key)
 {
     const keydef *kd = find_key(in->kind, key, strlen(key));
-    return kd ? in->keys[kd - sections[in->kind].keys] : (origin){0, NULL};
+    return kd ? in->keys[kd - sections[in->kind].keys] : NOWHERE;
 }
 
 /* The value is present: explicitly set, or a default that is not empty. */
@@ -1578,7 +1584,7 @@ static void check_required(loader *L, const inst *in)
     const sectdef *sd = &sections[in->kind];
     for (size_t i = 0; i < sd->nkeys; i++) {
         const keydef *kd = &sd->keys[i];
-        if ((kd->flags & KF_REQ) && !has_value(in, kd))
+        if ((kd->flags & KF_REQ) && !has_value(in, kd) && !in->keys[i].bad)
             report(L, in->at, "[%s] is missing '%s'", in->label, kd->name);
     }
 }
@@ -1600,7 +1606,7 @@ static void check_services(loader *L)
         inst *in = &L->single[proto_section((profile_proto)pr)];
         const profile_service *s = service(L->p, (profile_proto)pr);
         if (!origin_set(in->at)) {
-            report(L, (origin){0, NULL}, "missing section [%s] (write 'enabled = no' in it if the provider has no %s)",
+            report(L, NOWHERE, "missing section [%s] (write 'enabled = no' in it if the provider has no %s)",
                    proto_names[pr], pr == PROFILE_POP3 ? "POP3" : pr == PROFILE_IMAP ? "IMAP" : "SMTP");
             continue;
         }
@@ -1621,7 +1627,7 @@ static bool any_enabled(const profile *p)
 static void check_listeners(loader *L)
 {
     if (L->n_multi[0] == 0)
-        report(L, (origin){0, NULL}, "no [listener.PORT] sections");
+        report(L, NOWHERE, "no [listener.PORT] sections");
     for (size_t i = 0; i < L->n_multi[0]; i++) {
         inst *in = &L->multi[0][i];
         const profile_listener *l = &L->listeners[i];
@@ -1646,7 +1652,7 @@ static void check_accounts(loader *L)
 {
     const profile *p = L->p;
     if (L->n_multi[1] == 0 && any_enabled(p))
-        report(L, (origin){0, NULL}, "no [account.NAME] sections");
+        report(L, NOWHERE, "no [account.NAME] sections");
     bool local_used = false;
     for (int pr = 0; pr < PROFILE_PROTO_COUNT; pr++) {
         const profile_service *s = service(p, (profile_proto)pr);
@@ -1695,7 +1701,7 @@ static void check_folders(loader *L)
     for (size_t i = 0; i < L->n_multi[2]; i++)
         inbox |= !strcasecmp(L->folders[i].name, "INBOX");
     if (L->p->imap.s.enabled && !inbox)
-        report(L, (origin){0, NULL}, "no [folder.INBOX] section ([imap] is enabled)");
+        report(L, NOWHERE, "no [folder.INBOX] section ([imap] is enabled)");
 }
 
 static void check_tls(loader *L)
@@ -1788,7 +1794,7 @@ static int init_loader(loader *L, profile_diag *d, const char *file)
 /* "SECTION.KEY=VALUE" -> an entry. */
 static void add_set(loader *L, const char *set)
 {
-    origin at = {0, set};
+    origin at = {.set = set};
     const char *eq = strchr(set, '=');
     const char *dot = NULL;
     for (const char *c = set; eq && c < eq; c++)
@@ -1842,7 +1848,7 @@ profile *profile_load_string(const char *text, size_t len, const char *origin_na
         return NULL;
     }
     if (len > PROFILE_MAX_FILE) {
-        report(&L, (origin){0, NULL}, "larger than %d bytes", PROFILE_MAX_FILE);
+        report(&L, NOWHERE, "larger than %d bytes", PROFILE_MAX_FILE);
         arena_free(L.a);
         arena_free(L.tmp);
         return NULL;
@@ -2240,6 +2246,48 @@ const profile_account *profile_account_find(const profile *p, const char *name)
     return NULL;
 }
 
+static bool eq_ci(const char *a, size_t n, const char *z)
+{
+    return z && strlen(z) == n && !strncasecmp(a, z, n);
+}
+
+bool profile_account_owns(const profile_account *acct, const char *addr, size_t n)
+{
+    if (eq_ci(addr, n, acct->email))
+        return true;
+    for (size_t i = 0; i < acct->aliases.n; i++)
+        if (eq_ci(addr, n, acct->aliases.v[i]))
+            return true;
+    return false;
+}
+
+const profile_account *profile_account_by_address(const profile *p, const char *addr, size_t n)
+{
+    for (size_t i = 0; i < p->n_accounts; i++)
+        if (profile_account_owns(&p->accounts[i], addr, n))
+            return &p->accounts[i];
+    return NULL;
+}
+
+static bool domain_of(const char *addr, const char *domain, size_t n)
+{
+    const char *at = addr ? strchr(addr, '@') : NULL;
+    return at && eq_ci(domain, n, at + 1);
+}
+
+bool profile_domain_is_local(const profile *p, const char *domain, size_t n)
+{
+    for (size_t i = 0; i < p->n_accounts; i++) {
+        const profile_account *a = &p->accounts[i];
+        if (domain_of(a->email, domain, n))
+            return true;
+        for (size_t j = 0; j < a->aliases.n; j++)
+            if (domain_of(a->aliases.v[j], domain, n))
+                return true;
+    }
+    return false;
+}
+
 int profile_account_username(const profile *p, const profile_account *acct, profile_proto proto, char *buf,
                              size_t cap)
 {
@@ -2487,11 +2535,6 @@ profile_auth_result profile_auth_refusal(const profile *p, profile_proto proto, 
     return r;
 }
 
-static bool bytes_eq_ci(const char *a, size_t n, const char *z)
-{
-    return z && strlen(z) == n && !strncasecmp(a, z, n);
-}
-
 /* The account a user name names, and in which form. */
 static const profile_account *find_by_user(const profile *p, const char *u, size_t n, profile_uform *form)
 {
@@ -2499,13 +2542,13 @@ static const profile_account *find_by_user(const profile *p, const char *u, size
         return NULL;
     for (size_t i = 0; i < p->n_accounts; i++) {
         const profile_account *a = &p->accounts[i];
-        if (bytes_eq_ci(u, n, a->local)) {
+        if (eq_ci(u, n, a->local)) {
             *form = PROFILE_UFORM_LOCAL;
             return a;
         }
-        bool full = bytes_eq_ci(u, n, a->email);
+        bool full = eq_ci(u, n, a->email);
         for (size_t j = 0; j < a->aliases.n && !full; j++)
-            full = bytes_eq_ci(u, n, a->aliases.v[j]);
+            full = eq_ci(u, n, a->aliases.v[j]);
         if (full) {
             *form = PROFILE_UFORM_FULL;
             return a;

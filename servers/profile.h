@@ -521,6 +521,17 @@ const profile_listener *profile_listener_find(const profile *p, unsigned port);
 /* The account named NAME ([account.NAME]), or NULL. */
 const profile_account *profile_account_find(const profile *p, const char *name);
 
+/* The account whose email or one of whose aliases is addr[0..n) (ASCII case ignored), or
+ * NULL. For RCPT TO (local delivery) and MAIL FROM. */
+const profile_account *profile_account_by_address(const profile *p, const char *addr, size_t n);
+
+/* Whether addr[0..n) is acct's email or one of its aliases: the sender check (sender_check). */
+bool profile_account_owns(const profile_account *acct, const char *addr, size_t n);
+
+/* Whether domain[0..n) is the domain of some account address or alias: mail to it is local
+ * (a listener without auth accepts it; other domains get relay_denied). */
+bool profile_domain_is_local(const profile *p, const char *domain, size_t n);
+
 /* The user name a client is told to use for acct on proto: its documented form (the first
  * `username` form). Returns the length (snprintf-style). */
 int profile_account_username(const profile *p, const profile_account *acct, profile_proto proto,

@@ -36,13 +36,25 @@ static size_t distance(const char *a, size_t na, const char *b, size_t nb)
     return d[na][nb];
 }
 
+/* Whether the shorter of a and b (at least 3 bytes) starts the longer one, ignoring case. */
+static int prefix_of(const char *a, size_t na, const char *b, size_t nb)
+{
+    size_t m = na < nb ? na : nb;
+    if (m < 3)
+        return 0;
+    for (size_t i = 0; i < m; i++)
+        if (lower(a[i]) != lower(b[i]))
+            return 0;
+    return 1;
+}
+
 const char *suggest_closest(const char *word, size_t n, const char *const *cands, size_t ncands)
 {
     if (n == 0 || n >= MAXW)
         return NULL;
     size_t allowed = n <= 4 ? 1 : n <= 8 ? 2 : 3;
-    const char *best = NULL;
-    size_t best_d = allowed + 1;
+    const char *best = NULL, *prefix = NULL;
+    size_t best_d = allowed + 1, nprefix = 0;
     for (size_t i = 0; i < ncands; i++) {
         size_t nc = strlen(cands[i]);
         if (nc >= MAXW)
@@ -52,6 +64,11 @@ const char *suggest_closest(const char *word, size_t n, const char *const *cands
             best_d = dd;
             best = cands[i];
         }
+        if (prefix_of(word, n, cands[i], nc)) {
+            prefix = cands[i];
+            nprefix++;
+        }
     }
-    return best;
+    /* a truncated or extended name ("implicit", "plaintext") when only one candidate fits */
+    return best ? best : nprefix == 1 ? prefix : NULL;
 }

@@ -51,7 +51,8 @@ typedef enum template_var {
     TPL_SIZE_LIMIT,  /* {size_limit} the SMTP message size limit in octets */
     /* context scope: only where the profile key allows it */
     TPL_TAG,         /* {tag}       the IMAP command tag ("*" when the line had none) */
-    TPL_COMMAND,     /* {command}   the command name as the server names it: LOGIN, SELECT */
+    TPL_COMMAND,     /* {command}   the command name, upper case, as the client sent it: LOGIN,
+                      * SELECT, "UID FETCH" (IMAP UID commands keep their "UID " prefix) */
     TPL_USER,        /* {user}      the user name exactly as the client sent it */
     TPL_EMAIL,       /* {email}     the address of the account the user name matched */
     TPL_CAPS,        /* {caps}      the capability list for the current state */

@@ -301,6 +301,24 @@ static void icloud_auth(void **state)
     profile_free(p);
 }
 
+static void addresses(void **state)
+{
+    (void)state;
+    profile *p = load_named("icloud", NOSETS);
+    const profile_account *e = profile_account_by_address(p, "EmilyParker@Mac.com", 19);
+    assert_non_null(e);
+    assert_string_equal(e->name, "emily");
+    assert_null(profile_account_by_address(p, "emilyparker", 11)); /* the local part is no address */
+    assert_null(profile_account_by_address(p, "emilyparker@icloud.co", 21));
+    assert_true(profile_account_owns(e, "emilyparker@me.com", 18));
+    assert_false(profile_account_owns(e, "johnappleseed@icloud.com", 24));
+    assert_true(profile_domain_is_local(p, "ICLOUD.com", 10));
+    assert_true(profile_domain_is_local(p, "mac.com", 7));
+    assert_false(profile_domain_is_local(p, "example.com", 11));
+    assert_false(profile_domain_is_local(p, "icloud.co", 9));
+    profile_free(p);
+}
+
 static void exchange_facts(void **state)
 {
     (void)state;
@@ -712,6 +730,12 @@ static void errors_sections_keys(void **state)
 static void errors_values(void **state)
 {
     (void)state;
+    expect_error(MINI, SETS("listener.993.mode=implicit"),
+                 "--set listener.993.mode=implicit: [listener.993] mode: unknown value 'implicit' (expected "
+                 "implicit-tls, starttls, plain, closed or silent; did you mean 'implicit-tls'?)");
+    expect_error(MINI, SETS("listener.993.mode=plaintext"),
+                 "--set listener.993.mode=plaintext: [listener.993] mode: unknown value 'plaintext' (expected "
+                 "implicit-tls, starttls, plain, closed or silent; did you mean 'plain'?)");
     expect_error(MINI "cert = wrong_host\n", NOSETS,
                  "t.ini:13: [listener.993] cert: unknown value 'wrong_host' (expected normal, wrong-host, untrusted or "
                  "expired; did you mean 'wrong-host'?)");
@@ -859,15 +883,15 @@ static void errors_all_reported(void **state)
     profile_diag d = {0};
     const char *text = MINI "[tls]\nmin_version = 9\nmax_version = 8\nbogus = 1\n[listener.1]\nmode = x\n";
     assert_null(load_text(text, SETS("imap.nope=1"), &d));
-    assert_int_equal(d.n, 7);
+    assert_int_equal(d.n, 6);
     assert_string_equal(d.msg[0], "t.ini:14: [tls] min_version: unknown value '9' (expected 1.0, 1.1, 1.2 or 1.3)");
     assert_string_equal(d.msg[1], "t.ini:15: [tls] max_version: unknown value '8' (expected 1.0, 1.1, 1.2 or 1.3)");
     assert_string_equal(d.msg[2], "t.ini:16: unknown key 'bogus' in [tls]");
     assert_string_equal(d.msg[3], "t.ini:18: [listener.1] mode: unknown value 'x' (expected implicit-tls, starttls, "
                                   "plain, closed or silent)");
     assert_string_equal(d.msg[4], "--set imap.nope=1: unknown key 'nope' in [imap]");
+    /* not also "missing 'mode'": the bad value was reported already */
     assert_string_equal(d.msg[5], "t.ini:17: [listener.1] is missing 'protocol'");
-    assert_string_equal(d.msg[6], "t.ini:17: [listener.1] is missing 'mode'");
     profile_diag_free(&d);
     /* the cap on kept messages */
     char *many = malloc(200000);
@@ -1063,6 +1087,7 @@ int main(void)
         cmocka_unit_test(icloud_facts),
         cmocka_unit_test(icloud_smtp_ehlo),
         cmocka_unit_test(icloud_auth),
+        cmocka_unit_test(addresses),
         cmocka_unit_test(exchange_facts),
         cmocka_unit_test(exchange_states),
         cmocka_unit_test(exchange_consumer_variant),
