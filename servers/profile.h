@@ -20,6 +20,21 @@
  *
  * Memory bound: a profile file is at most PROFILE_MAX_FILE bytes and a loaded profile at most
  * PROFILE_MAX_ARENA bytes; counts of listeners, accounts and folders are capped below.
+ *
+ * A session, in outline (IMAP on listener l; the other protocols alike):
+ *     template_conn conn;                                  once per connection
+ *     profile_conn_init(p, l, seed, conn_id, peer_ip, now_ms, &conn);
+ *     template_vars v = {.conn = &conn};
+ *     profile_offer o = profile_offer_now(p, PROFILE_IMAP, l, tls_on);     again after STARTTLS
+ *     profile_caps_join(PROFILE_IMAP, &p->imap.s.caps, &o, &v, " ", caps, sizeof caps);
+ *     v.v[TPL_CAPS] = caps;
+ *     template_expand(profile_listener_greeting(p, l), &v, line, sizeof line);   + CRLF
+ *   on LOGIN (AUTHENTICATE: PROFILE_VIA_SASL and the mechanism, before any challenge):
+ *     profile_auth_outcome g = profile_auth_gate(p, PROFILE_IMAP, l, tls_on, PROFILE_VIA_LOGIN, 0);
+ *     profile_auth_result r = g == PROFILE_AUTH_OK ? profile_auth_check(p, PROFILE_IMAP, &cred, failures)
+ *                                                  : profile_auth_refusal(p, PROFILE_IMAP, PROFILE_VIA_LOGIN, g, failures);
+ *     log the event profile_auth_outcome_name(r.outcome); wait r.delay_ms; send r.reply (or
+ *     ok_login when it is NULL), then r.bye when set; close when r.close.
  */
 #ifndef MAILRIG_SERVERS_PROFILE_H
 #define MAILRIG_SERVERS_PROFILE_H
@@ -172,7 +187,8 @@ typedef struct profile_caps {
  * template of `fallback`; after loading the field is never NULL when its fallback is not).
  * Every template is one line without CRLF; the session adds the line end. The placeholders
  * listed are the context ones the session must supply (template.h); connection-scope ones
- * ({be}, {date}, {hex16}...) work everywhere. */
+ * ({be}, {date}, {hex16}...) work everywhere. When the protocol is enabled, REQ and FB fields
+ * are never NULL and OPT fields may be; when it is disabled, any field may be NULL. */
 
 #define PV_TAG (TPL_BIT(TPL_TAG) | TPL_BIT(TPL_COMMAND))
 #define PV_OK (PV_TAG | TPL_BIT(TPL_USER) | TPL_BIT(TPL_CAPS) | TPL_BIT(TPL_TOOK_MS))
