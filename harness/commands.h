@@ -5,7 +5,8 @@
 #define MAILRIG_COMMANDS(X) \
     X(parse, "parse protocol bytes from a file or stdin and print the items (debugging aid)") \
     X(certs, "create the test PKI (test CA, server certificates) and print its paths") \
-    X(lint, "check scenario files (*.scn) for errors without running them")
+    X(lint, "check scenario files (*.scn) for errors without running them") \
+    X(profile, "list, show (resolved, with --set overrides) or check provider profiles")
 
 #define X(name, summary) int cmd_##name(int argc, char **argv);
 MAILRIG_COMMANDS(X)
