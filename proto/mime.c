@@ -255,8 +255,8 @@ static int field_scan(const char *p, size_t n, mr_mode mode, const mime_limits *
         *empty_len = l.next - l.start;
         return 0;
     }
-    if (mode == MR_STRICT && l.end == l.start) /* a lone CR at the end of input */
-        return mr_fail(err, MR_E_BARE_CR, "CRLF", l.start);
+    if (mode == MR_STRICT && check_line(p, &l, lim->max_line, 1, err) != 0)
+        return MR_ERROR;
     size_t colon;
     if (!field_name(p, &l, mode, &colon)) {
         if (mode == MR_STRICT)
@@ -272,9 +272,9 @@ static int field_scan(const char *p, size_t n, mr_mode mode, const mime_limits *
     while (vstart < l.end && is_wsp((unsigned char)p[vstart]))
         vstart++;
     size_t vend = l.end;
-    for (;;) {
+    for (int first = 1;; first = 0) { /* the first line, then continuation lines */
         if (mode == MR_STRICT) {
-            if (check_line(p, &l, lim->max_line, 1, err) != 0)
+            if (!first && check_line(p, &l, lim->max_line, 1, err) != 0)
                 return MR_ERROR;
             if (!l.has_lf)
                 return mr_fail(err, MR_E_SYNTAX, "CRLF", l.end);
@@ -721,13 +721,14 @@ void mime_addr_init(mime_addr_iter *it, mr_slice value, mr_mode mode, const mime
 typedef struct words {
     size_t start, end;
     size_t nwords;
-    int spaced;          /* two words with only CFWS between them: a phrase, not a local-part */
+    int spaced;          /* two words with no '.' between them: a phrase, not a local-part */
     int quoted;          /* a quoted-string among the words */
     mr_slice comment;    /* content of a comment after the last word, if has_comment */
     int has_comment;
 } words;
 
-static int scan_words(const mime_addr_iter *it, size_t *pos, words *w, mr_error *err)
+static int scan_words(const mime_addr_iter *it, size_t *pos, words *w, int dot_atom,
+                      mr_error *err)
 {
     const char *p = it->p;
     size_t n = it->n;
@@ -748,6 +749,8 @@ static int scan_words(const mime_addr_iter *it, size_t *pos, words *w, mr_error 
             return 0;
         unsigned char ch = (unsigned char)p[*pos];
         size_t tok = *pos;
+        if (dot_atom && prev_word && gap && ch != '.')
+            return 0; /* a domain ends where a word follows a word with no dot between */
         if (ch == '"') {
             mr_slice ignored;
             if (scan_quoted(p, n, pos, &ignored, err) != 0)
@@ -762,7 +765,7 @@ static int scan_words(const mime_addr_iter *it, size_t *pos, words *w, mr_error 
             return 0;
         }
         int is_word = ch != '.';
-        if (is_word && prev_word && gap)
+        if (is_word && prev_word) /* CFWS or nothing between two words: not a dot-atom */
             w->spaced = 1;
         if (w->nwords == 0 && w->end == w->start)
             w->start = tok;
@@ -798,7 +801,7 @@ static int scan_domain(const mime_addr_iter *it, size_t *pos, mime_addr *a, word
         w->has_comment = comment.p != NULL;
         return 0;
     }
-    if (scan_words(it, pos, w, err) != 0)
+    if (scan_words(it, pos, w, 1, err) != 0)
         return MR_ERROR;
     if (w->nwords == 0 || w->spaced || w->quoted)
         return mr_fail(err, MR_E_SYNTAX, "domain", w->start);
@@ -845,7 +848,7 @@ static int scan_angle(const mime_addr_iter *it, size_t *pos, mime_addr *a, mr_er
         *pos = i + 1;
     }
     words local, dom;
-    if (scan_words(it, pos, &local, err) != 0)
+    if (scan_words(it, pos, &local, 0, err) != 0)
         return MR_ERROR;
     if (*pos < n && p[*pos] == '@') {
         if (finish_addr_spec(it, pos, a, &local, &dom, err) != 0)
@@ -911,8 +914,8 @@ static int element_end(mime_addr_iter *it, size_t *pos, mr_error *err)
         (*pos)++;
         return 0;
     }
-    if (it->p[*pos] == ';' && it->in_group)
-        return 0;
+    if (it->p[*pos] == ';')
+        return it->in_group ? 0 : mr_fail(err, MR_E_SYNTAX, "group", *pos);
     return mr_fail(err, MR_E_SYNTAX, "address", *pos);
 }
 
@@ -922,7 +925,7 @@ static int read_element(mime_addr_iter *it, size_t *pos, mime_addr *a, mr_error 
     const char *p = it->p;
     size_t n = it->n;
     words w, dom;
-    if (scan_words(it, pos, &w, err) != 0)
+    if (scan_words(it, pos, &w, 0, err) != 0)
         return MR_ERROR;
     char c = *pos < n ? p[*pos] : '\0';
     if (c == ':') {
@@ -1001,9 +1004,11 @@ int mime_addr_next(mime_addr_iter *it, mime_addr *a, mr_error *err)
     } else if (it->mode == MR_STRICT) {
         return mr_fail(err, e.code, e.rule, e.offset);
     }
-    /* lenient: hand back the unreadable element whole */
+    /* lenient: hand back the unreadable element whole (a stray ';' alone) */
     it->in_group = in_group;
-    size_t next = resync(it, pos > start ? pos : start + 1);
+    size_t next = p[start] == ';' ? start + 1 : resync(it, start);
+    if (next <= start)
+        next = start + 1;
     size_t end = next;
     if (end > start && p[end - 1] == ',')
         end--;
@@ -1013,6 +1018,32 @@ int mime_addr_next(mime_addr_iter *it, mime_addr *a, mr_error *err)
     a->raw = a->local = slice_at(p, start, end);
     it->pos = next;
     return 1;
+}
+
+size_t mime_addr_clean(mr_slice s, char *out, size_t cap)
+{
+    outbuf o = {out, cap, 0};
+    size_t i = 0;
+    while (i < s.n) {
+        char c = s.p[i];
+        if (is_fws((unsigned char)c)) {
+            i++;
+        } else if (c == '(') {
+            if (skip_comment(s.p, s.n, &i, default_limits.max_comment_depth, MR_LENIENT, NULL) != 0)
+                i++;
+        } else if (c == '"') {
+            size_t q = i;
+            mr_slice content;
+            if (scan_quoted(s.p, s.n, &q, &content, NULL) != 0)
+                q = s.n;
+            out_bytes(&o, s.p + i, q - i);
+            i = q;
+        } else {
+            out_byte(&o, c);
+            i++;
+        }
+    }
+    return o.len;
 }
 
 size_t mime_phrase(mr_slice phrase, char *out, size_t cap)
@@ -1285,6 +1316,8 @@ typedef struct pctx {
 typedef struct term {
     size_t body_end; /* the entity's body ends here (before the delimiter's own line end) */
     size_t next;     /* first byte after the delimiter line; len at the end of the message */
+    size_t line;     /* where the delimiter line starts, and where its content ends */
+    size_t line_end;
     int level;       /* index of the boundary in pctx.bnd, -1 for the end of the message */
     int close;       /* a close-delimiter ("--b--") */
 } term;
@@ -1342,7 +1375,7 @@ static int scan_body(pctx *c, size_t from, term *t)
 {
     t->level = -1;
     t->close = 0;
-    t->next = t->body_end = c->len;
+    t->next = t->body_end = t->line = t->line_end = c->len;
     if (c->nbnd == 0 && c->mode == MR_LENIENT)
         return 0; /* nothing can end it but the end of the message */
     size_t pos = from;
@@ -1356,6 +1389,8 @@ static int scan_body(pctx *c, size_t from, term *t)
             t->level = k;
             t->close = close;
             t->next = l.next;
+            t->line = l.start;
+            t->line_end = l.end;
             t->body_end = body_end_before(c, from, l.start);
             return 0;
         }
@@ -1621,6 +1656,14 @@ static int parse_multipart(pctx *c, uint32_t idx, mr_slice boundary, size_t bs, 
         return mr_fail(c->err, MR_E_SYNTAX, "multipart-body", d.next);
     if (scan_body(c, d.next, t) != 0)
         return MR_ERROR;
+    if (t->level >= 0 && t->line == d.next) {
+        /* An outer delimiter right after our close-delimiter line: the close line's own line
+         * end is the CRLF that belongs to the outer delimiter (RFC 2046 5.1.1). */
+        t->body_end = d.line_end;
+        part = &c->parts[idx];
+        part->epilogue = slice_at(c->msg, d.line_end, d.line_end);
+        return 0;
+    }
     part->epilogue = slice_at(c->msg, d.next, t->body_end);
     return 0;
 }
@@ -1746,8 +1789,10 @@ static int check_header_list(const char *p, size_t from, size_t to, mr_mode mode
             i++;
             continue;
         }
-        if (count > 0 && mode == MR_STRICT && p[i - 1] != ' ')
-            return mr_fail(err, MR_E_SYNTAX, "header-list", i);
+        if (p[i] != '"' && !is_astring_char((unsigned char)p[i], mode))
+            return mr_fail(err, MR_E_SYNTAX, "header-fld-name", i);
+        if (count > 0 && p[i - 1] != ' ' && !(mode == MR_LENIENT && is_wsp((unsigned char)p[i - 1])))
+            return mr_fail(err, MR_E_SYNTAX, "header-list", i); /* "a"b: no space between */
         if (p[i] == '"') {
             mr_slice content;
             if (scan_quoted(p, to, &i, &content, err) != 0)
@@ -1757,11 +1802,9 @@ static int check_header_list(const char *p, size_t from, size_t to, mr_mode mode
                 if (ch == '\r' || ch == '\n' || ch == 0 || (ch >= 0x80 && mode == MR_STRICT))
                     return mr_fail(err, MR_E_SYNTAX, "quoted", (size_t)(content.p - p) + k);
             }
-        } else if (is_astring_char((unsigned char)p[i], mode)) {
+        } else {
             while (i < to && is_astring_char((unsigned char)p[i], mode))
                 i++;
-        } else {
-            return mr_fail(err, MR_E_SYNTAX, "header-fld-name", i);
         }
         count++;
     }
@@ -2004,4 +2047,114 @@ size_t mime_header_filter(mr_slice header, mr_slice fields, int exclude, char *o
     }
     out_bytes(&o, "\r\n", 2);
     return o.len;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tree invariants */
+
+static const char *slice_end(mr_slice s)
+{
+    return s.p + s.n;
+}
+
+static int inside(mr_slice in, const char *from, const char *to)
+{
+    return in.p >= from && in.p <= to && in.n <= (size_t)(to - in.p);
+}
+
+/* A part's own ranges and its place in the parent. */
+static const char *check_part_ranges(const char *msg, size_t len, const mime_part *parts,
+                                     uint32_t i)
+{
+    const mime_part *pt = &parts[i];
+    if (!inside(pt->header, msg, msg + len) || !inside(pt->body, msg, msg + len))
+        return "range outside the message";
+    if (slice_end(pt->header) != pt->body.p)
+        return "header not followed by body";
+    if (pt->body_lines != count_lf(pt->body.p, pt->body.n))
+        return "body_lines wrong";
+    if (i == 0)
+        return pt->parent != MIME_NONE || pt->depth != 0 || pt->header.p != msg
+                       || slice_end(pt->body) != msg + len
+                   ? "root does not span the message"
+                   : NULL;
+    if (pt->parent >= i)
+        return "bad parent link";
+    const mime_part *par = &parts[pt->parent];
+    if (pt->depth != par->depth + 1)
+        return "bad depth";
+    if (!inside(slice_at(pt->header.p, 0, (size_t)(slice_end(pt->body) - pt->header.p)),
+                par->body.p, slice_end(par->body)))
+        return "part outside its parent's body";
+    return NULL;
+}
+
+/* A container's children: order, numbering, and how they fill its body. */
+static const char *check_children(const mime_part *parts, size_t n, uint32_t i)
+{
+    const mime_part *pt = &parts[i];
+    uint32_t count = 0, prev = i;
+    const char *at = pt->kind == MIME_KIND_MULTIPART ? slice_end(pt->preamble) : pt->body.p;
+    for (uint32_t c = pt->first_child; c != MIME_NONE; c = parts[c].next_sibling) {
+        if (c >= n || c <= prev || parts[c].parent != i || parts[c].number != ++count)
+            return "bad child links";
+        if (parts[c].header.p < at)
+            return "children overlap";
+        at = slice_end(parts[c].body);
+        prev = c;
+    }
+    if (count != pt->nchildren)
+        return "nchildren wrong";
+    switch (pt->kind) {
+    case MIME_KIND_LEAF:
+        return count ? "leaf with children" : NULL;
+    case MIME_KIND_MESSAGE: {
+        if (count != 1)
+            return "message/rfc822 without exactly one child";
+        const mime_part *e = &parts[pt->first_child];
+        return e->header.p != pt->body.p || slice_end(e->body) != slice_end(pt->body)
+                   ? "encapsulated message does not fill its part"
+                   : NULL;
+    }
+    case MIME_KIND_MULTIPART:
+        if (pt->preamble.p != pt->body.p || slice_end(pt->epilogue) != slice_end(pt->body)
+            || pt->epilogue.p < at)
+            return "preamble/epilogue misplaced";
+        return NULL;
+    }
+    return "bad kind";
+}
+
+static const char *check_section(const mime_part *parts, size_t n, uint32_t i)
+{
+    mime_section s;
+    memset(&s, 0, sizeof s);
+    int len = mime_part_path(parts, n, i, s.path, MIME_SECTION_MAX_PATH);
+    if (len < 0)
+        return "no section path";
+    s.npath = (size_t)len;
+    int encapsulated = i != 0 && parts[parts[i].parent].kind == MIME_KIND_MESSAGE;
+    s.text = encapsulated ? MIME_SECT_HEADER : MIME_SECT_NONE;
+    mime_range r;
+    if (mime_section_find(parts, n, &s, &r, NULL) != 0 || r.part != i)
+        return "section lookup does not find the part";
+    if (encapsulated ? r.bytes.p != parts[i].header.p : (i != 0 && r.bytes.p != parts[i].body.p))
+        return "section lookup gives the wrong bytes";
+    return NULL;
+}
+
+const char *mime_tree_check(const char *msg, size_t len, const mime_part *parts, size_t n)
+{
+    if (n == 0)
+        return "no parts";
+    for (uint32_t i = 0; i < n; i++) {
+        const char *why = check_part_ranges(msg, len, parts, i);
+        if (!why)
+            why = check_children(parts, n, i);
+        if (!why)
+            why = check_section(parts, n, i);
+        if (why)
+            return why;
+    }
+    return NULL;
 }

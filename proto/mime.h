@@ -200,6 +200,13 @@ void mime_addr_init(mime_addr_iter *it, mr_slice value, mr_mode mode, const mime
  * list of n bytes takes at most n + 1 calls. */
 int mime_addr_next(mime_addr_iter *it, mime_addr *a, mr_error *err);
 
+/* Copy a local-part or domain for IMAP ENVELOPE (mailbox, host): CFWS outside quoted strings
+ * removed ("test  . example" -> "test.example"), quoted strings kept as written, quotes
+ * included, so that local "@" domain is still a valid address. Same return and bound as
+ * mime_unfold(). An empty domain (lenient "<postmaster>") must not become NIL in ENVELOPE: NIL
+ * host means group syntax; Dovecot sends "MISSING_DOMAIN". */
+size_t mime_addr_clean(mr_slice s, char *out, size_t cap);
+
 /* Copy a phrase or a comment's content for display: comments removed (phrases only), quotes
  * and backslash escapes removed, folding removed and runs of WSP collapsed to one space,
  * leading and trailing WSP trimmed. Same return and bound as mime_unfold(). */
@@ -300,6 +307,14 @@ typedef struct mime_part {
  * a fixed stack frame per nesting level (at most MIME_DEPTH_CEILING levels). */
 int mime_parse(const char *msg, size_t len, const mime_limits *lim, mr_mode mode,
                mime_part *parts, size_t cap, mr_error *err);
+
+/* Check the invariants every tree from mime_parse() over [msg, msg+len) has: ranges inside the
+ * message and inside their parent's body, header directly followed by body, children in order
+ * and between preamble and epilogue, a message/rfc822 part's body exactly its one child,
+ * body_lines right, and every part found again by mime_section_find() at mime_part_path().
+ * Returns NULL when all hold, else a static description of the first violation. For tests,
+ * fuzz targets and debug assertions: costs one pass over the message per nesting level. */
+const char *mime_tree_check(const char *msg, size_t len, const mime_part *parts, size_t n);
 
 /* Is this part text/... (IMAP adds body-fld-lines for those)? */
 int mime_part_is_text(const mime_part *part);
