@@ -228,7 +228,8 @@ static int field_name(const char *p, const line *l, mr_mode mode, size_t *colon)
     return 1;
 }
 
-/* mime_field_next() with the reason a header ended and the lenient flags it earned.
+/* mime_field_next() with the reason a header ended and the lenient flags it earned (flags may
+ * be NULL when nobody wants them: computing them costs a pass over each line).
  * On 0, *empty_len is the length of the empty line (FIELD_END_EMPTY) to add to the header. */
 static int field_scan(const char *p, size_t n, mr_mode mode, const mime_limits *lim,
                       mime_field *f, enum field_end *why, size_t *empty_len, unsigned *flags,
@@ -244,13 +245,15 @@ static int field_scan(const char *p, size_t n, mr_mode mode, const mime_limits *
         line_at(p, n, pos, &l);
         if (!is_wsp((unsigned char)p[pos]) || mode == MR_STRICT)
             break;
-        *flags |= line_flags(p, &l, lim->max_line); /* lenient: stray continuation line */
+        if (flags) /* lenient: a stray continuation line */
+            *flags |= line_flags(p, &l, lim->max_line);
         pos = l.next;
     }
     if (l.end == l.start && l.has_lf) {
         if (mode == MR_STRICT && l.bare_lf)
             return mr_fail(err, MR_E_BARE_LF, "CRLF", l.end);
-        *flags |= l.bare_lf ? MIME_PF_BARE_LF : 0;
+        if (flags && l.bare_lf)
+            *flags |= MIME_PF_BARE_LF;
         *why = FIELD_END_EMPTY;
         *empty_len = l.next - l.start;
         return 0;
@@ -278,7 +281,7 @@ static int field_scan(const char *p, size_t n, mr_mode mode, const mime_limits *
                 return MR_ERROR;
             if (!l.has_lf)
                 return mr_fail(err, MR_E_SYNTAX, "CRLF", l.end);
-        } else {
+        } else if (flags) {
             *flags |= line_flags(p, &l, lim->max_line);
         }
         vend = l.end;
@@ -298,10 +301,9 @@ int mime_field_next(const char *p, size_t n, mr_mode mode, const mime_limits *li
 {
     enum field_end why;
     size_t empty_len;
-    unsigned flags = 0;
     if (n > MR_LIMIT_MAX)
         n = MR_LIMIT_MAX;
-    return field_scan(p, n, mode, limits_or_default(lim), f, &why, &empty_len, &flags, err);
+    return field_scan(p, n, mode, limits_or_default(lim), f, &why, &empty_len, NULL, err);
 }
 
 int mime_field_find(mr_slice header, const char *name, mime_field *f)
@@ -1328,8 +1330,9 @@ typedef struct cfields {
 } cfields;
 
 /* Is line l a delimiter line "--" boundary ["--"] *LWSP (RFC 2046 5.1.1) of an open boundary?
- * Returns its stack index, innermost first, or -1. MR_LENIENT lets anything follow the "--"
- * of a close-delimiter (seen in real mail). */
+ * Returns its stack index, innermost first, or -1. Both modes match exactly (no prefix
+ * matching as some readers do), so an inner boundary that extends an outer one still works,
+ * and a message strict mode accepts gets the same tree in lenient mode. */
 static int delimiter_of(const pctx *c, const line *l, int *close)
 {
     size_t len = l->end - l->start;
@@ -1342,11 +1345,8 @@ static int delimiter_of(const pctx *c, const line *l, int *close)
             continue;
         size_t i = 2 + b.n;
         int cl = i + 1 < len && s[i] == '-' && s[i + 1] == '-';
-        if (cl) {
+        if (cl)
             i += 2;
-            if (c->mode == MR_LENIENT)
-                i = len;
-        }
         while (i < len && is_wsp((unsigned char)s[i]))
             i++;
         if (i == len) {

@@ -1284,14 +1284,14 @@ static void tree_lenient_repairs(void **state)
     assert_true(m.parts[0].flags & MIME_PF_HEADER_CUT);
     assert_slice(m.parts[0].body, "this is body\r\n");
     parsed_free(&m);
-    /* a part whose header is cut by the next delimiter; junk after a close-delimiter */
+    /* a part whose header is cut by the next delimiter; "--b--junk" is text, not a delimiter */
     assert_int_equal(parse_msg(&m, "Content-Type: multipart/mixed; boundary=b\n\n"
-                                   "--b\nX: y\n--b\n\nsecond\n--b--junk\nafter\n",
+                                   "--b\nX: y\n--b\n\nsecond\n--b--junk\n--b-- \nafter\n",
                                MR_LENIENT),
                      3);
     assert_true(m.parts[1].flags & MIME_PF_HEADER_CUT);
     assert_int_equal(m.parts[1].body.n, 0);
-    assert_slice(m.parts[2].body, "second");
+    assert_slice(m.parts[2].body, "second\r\n--b--junk");
     assert_slice(m.parts[0].epilogue, "after\r\n");
     parsed_free(&m);
     /* transport padding after the boundary; an inner boundary extending the outer one */
@@ -1642,6 +1642,49 @@ static void header_fields_filter(void **state)
     G_free(h);
 }
 
+/* The store's seed messages (profiles/messages) are strictly valid and have the structure
+ * Python's email package sees in them. Run from the repository root, as `make check` does. */
+static void seed_messages_strict(void **state)
+{
+    (void)state;
+    struct {
+        const char *file;
+        int parts;
+        const char *section, *type; /* one part to look at */
+    } seeds[] = {
+        {"plain-text.eml", 1, "1", "text/plain"},
+        {"multipart-alternative.eml", 3, "2", "text/html"},
+        {"attachment-pdf.eml", 5, "2", "application/pdf"},
+        {"attachment-png.eml", 3, "2", "image/png"},
+        {"utf8-headers.eml", 3, "2", "text/plain"},
+        {"forward-rfc822.eml", 6, "2.2", "text/html"},
+        {"thread-reply.eml", 1, "1", "text/plain"},
+    };
+    for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "profiles/messages/%s", seeds[i].file);
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            fail_msg("%s: cannot open (run from the repository root)", path);
+        static char buf[1 << 16];
+        size_t n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        parsed m;
+        if (parse_bytes(&m, buf, n, MR_STRICT, NULL) != seeds[i].parts)
+            fail_msg("%s: %d parts (%s at %zu)", path, m.n, m.n < 0 ? m.err.rule : "-",
+                     m.err.offset);
+        int rc;
+        mime_range r = find_section(&m, seeds[i].section, &rc);
+        assert_int_equal(rc, 0);
+        char have[64];
+        const mime_part *pt = &m.parts[r.part];
+        snprintf(have, sizeof have, "%.*s/%.*s", (int)pt->type.n, pt->type.p, (int)pt->subtype.n,
+                 pt->subtype.p);
+        assert_string_equal(have, seeds[i].type);
+        parsed_free(&m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1682,6 +1725,7 @@ int main(void)
         cmocka_unit_test(section_parse_valid),
         cmocka_unit_test(section_parse_invalid),
         cmocka_unit_test(header_fields_filter),
+        cmocka_unit_test(seed_messages_strict),
     };
     return cmocka_run_group_tests_name("mime", tests, NULL, NULL);
 }
