@@ -1082,11 +1082,14 @@ static int uidlist_line(store_mailbox *mb, char *line, uidrec **recs, size_t *nr
         return 0;
     }
     char *rest = strchr(val, ' ');
+    if (strcmp(key, "keyword") == 0)
+        *why = "bad keyword record";
+    else if (strcmp(key, "uid") == 0)
+        *why = "bad uid record";
     if (!rest)
         return -1;
     *rest++ = '\0';
     if (strcmp(key, "keyword") == 0) {
-        *why = "bad keyword record";
         if (parse_u32(val, &n) != 0 || n >= STORE_MAX_KEYWORDS || n > mb->nkeywords || !*rest)
             return -1;
         char *copy = dup_str(rest);
@@ -1099,7 +1102,6 @@ static int uidlist_line(store_mailbox *mb, char *line, uidrec **recs, size_t *nr
         return 0;
     }
     if (strcmp(key, "uid") == 0) {
-        *why = "bad uid record";
         if (parse_u32(val, &n) != 0 || n == 0 || n == UINT32_MAX || !valid_base(rest))
             return -1;
         if (grow(recs, sizeof **recs, rcap, *nrecs + 1) != 0 || !((*recs)[*nrecs].base = dup_str(rest)))
@@ -1221,12 +1223,15 @@ static int assign_uids(store_mailbox *mb, uidrec *recs, size_t nrecs, loadfile *
                        size_t nfiles)
 {
     int rewrite = 0;
-    qsort(recs, nrecs, sizeof *recs, uidrec_cmp);
+    if (nfiles == 0)
+        return nrecs > 0;
+    if (nrecs)
+        qsort(recs, nrecs, sizeof *recs, uidrec_cmp);
     qsort(files, nfiles, sizeof *files, loadfile_base_cmp);
     size_t matched = 0;
     for (size_t i = 0; i < nfiles; i++) {
         uidrec key = {0, files[i].base};
-        uidrec *r = bsearch(&key, recs, nrecs, sizeof *recs, uidrec_cmp);
+        uidrec *r = nrecs ? bsearch(&key, recs, nrecs, sizeof *recs, uidrec_cmp) : NULL;
         files[i].uid = r ? r->uid : 0;
         matched += r != NULL;
     }
@@ -1801,7 +1806,8 @@ static store_err rename_inbox(store *st, store_account *a, store_mailbox *inbox,
         m->modseq = ++dst->modseq;
         dst->msgs[dst->count++] = m;
     }
-    memmove(inbox->msgs, inbox->msgs + moved, (inbox->count - moved) * sizeof *inbox->msgs);
+    if (moved)
+        memmove(inbox->msgs, inbox->msgs + moved, (inbox->count - moved) * sizeof *inbox->msgs);
     inbox->count -= moved;
     inbox->changes++;
     dst->changes++;
@@ -2008,9 +2014,8 @@ static uint32_t keyword_mask(const store_mailbox *mb)
 /* ------------------------------------------------------------------------------------------ */
 /* Messages */
 
-/* Give m (flags, keywords, dates set) its UID and put it into mb: on disk first, then in
- * memory. On failure the caller still owns m. */
-static store_err add_message(store *st, store_mailbox *mb, store_msg *m)
+/* Can mb take one more message? */
+static store_err can_add(store *st, const store_mailbox *mb)
 {
     if (mb->attrs & STORE_MB_NOSELECT)
         return fail(st, STORE_E_NOTALLOWED, "mailbox '%s' cannot hold messages (\\Noselect)",
@@ -2020,12 +2025,22 @@ static store_err add_message(store *st, store_mailbox *mb, store_msg *m)
                     st->cfg.max_messages);
     if (mb->uidnext == UINT32_MAX)
         return fail(st, STORE_E_LIMIT, "mailbox '%s' has used up its UIDs", mb->name);
+    return STORE_OK;
+}
+
+/* Give m (flags, keywords, dates set) its UID and put it into mb: on disk first, then in
+ * memory. On failure the caller still owns m. */
+static store_err add_message(store *st, store_mailbox *mb, store_msg *m)
+{
+    store_err e = can_add(st, mb);
+    if (e != STORE_OK)
+        return e;
     if (grow32(&mb->msgs, sizeof *mb->msgs, &mb->cap, (size_t)mb->count + 1) != 0)
         return fail_nomem(st);
     uint32_t uid = mb->uidnext;
     if (mb->dir) {
         int recorded = 0;
-        store_err e = spool_put(st, mb, m, uid, &recorded);
+        e = spool_put(st, mb, m, uid, &recorded);
         if (e != STORE_OK) {
             if (recorded)
                 mb->uidnext++; /* that UID is in the uidlist: never hand it out again */
@@ -2044,10 +2059,9 @@ store_err store_append(store *st, store_mailbox *mb, const char *data, size_t le
                        const store_append_opts *opts, uint32_t *uid)
 {
     store_blob *b;
-    if (mb->attrs & STORE_MB_NOSELECT)
-        return fail(st, STORE_E_NOTALLOWED, "mailbox '%s' cannot hold messages (\\Noselect)",
-                    mb->name);
-    store_err e = blob_new(st, data, len, &b);
+    store_err e = can_add(st, mb); /* the cheap refusals before any copying */
+    if (e == STORE_OK)
+        e = blob_new(st, data, len, &b);
     if (e != STORE_OK)
         return e;
     store_msg *m = msg_new(b);
