@@ -152,6 +152,12 @@ static void check_header_values(mr_slice header, int filter)
         else if (c == 's')
             check_copy(mime_unfold, f.value);
     }
+    mime_envelope env;
+    mime_envelope_get(header, &env);
+    const mr_slice *ev[] = {&env.date, &env.subject, &env.from, &env.sender, &env.reply_to,
+                            &env.to, &env.cc, &env.bcc, &env.in_reply_to, &env.message_id};
+    for (size_t i = 0; i < sizeof ev / sizeof ev[0]; i++)
+        FUZZ_CHECK(!ev[i]->p || slice_in(*ev[i], header));
     if (!filter)
         return;
     /* HEADER.FIELDS and HEADER.FIELDS.NOT of one list add up to all fields */

@@ -1089,6 +1089,39 @@ size_t mime_phrase(mr_slice phrase, char *out, size_t cap)
     return o.len;
 }
 
+void mime_envelope_get(mr_slice header, mime_envelope *env)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } fields[] = {
+        {"Date", offsetof(mime_envelope, date)},
+        {"Subject", offsetof(mime_envelope, subject)},
+        {"From", offsetof(mime_envelope, from)},
+        {"Sender", offsetof(mime_envelope, sender)},
+        {"Reply-To", offsetof(mime_envelope, reply_to)},
+        {"To", offsetof(mime_envelope, to)},
+        {"Cc", offsetof(mime_envelope, cc)},
+        {"Bcc", offsetof(mime_envelope, bcc)},
+        {"In-Reply-To", offsetof(mime_envelope, in_reply_to)},
+        {"Message-ID", offsetof(mime_envelope, message_id)},
+    };
+    memset(env, 0, sizeof *env);
+    size_t pos = 0;
+    mime_field f;
+    int r;
+    while ((r = mime_field_next(header.p + pos, header.n - pos, MR_LENIENT, NULL, &f, NULL)) > 0) {
+        pos += (size_t)r;
+        for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+            mr_slice *slot = (mr_slice *)(void *)((char *)env + fields[i].off);
+            if (!slot->p && slice_ieq(f.name, slice_lit(fields[i].name))) {
+                *slot = f.value;
+                break;
+            }
+        }
+    }
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Dates (RFC 5322 3.3, 4.3) */
 

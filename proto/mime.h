@@ -212,6 +212,18 @@ size_t mime_addr_clean(mr_slice s, char *out, size_t cap);
  * leading and trailing WSP trimmed. Same return and bound as mime_unfold(). */
 size_t mime_phrase(mr_slice phrase, char *out, size_t cap);
 
+/* The header fields IMAP ENVELOPE is made of (RFC 3501 7.4.2), first occurrence of each,
+ * raw values as in mime_field.value (folding kept); p is NULL for an absent field. ENVELOPE
+ * itself sends NIL for absent fields, except that sender and reply-to default to from
+ * (RFC 3501: "the server MUST default"). Address fields go through mime_addr_next(). */
+typedef struct mime_envelope {
+    mr_slice date, subject, from, sender, reply_to, to, cc, bcc, in_reply_to, message_id;
+} mime_envelope;
+
+/* Fill *env from a header block (a message's mime_part.header, root or encapsulated) in one
+ * lenient pass. */
+void mime_envelope_get(mr_slice header, mime_envelope *env);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Dates (RFC 5322 3.3, with the obsolete forms of 4.3) */
 

@@ -1250,6 +1250,15 @@ static int assign_uids(store_mailbox *mb, uidrec *recs, size_t nrecs, loadfile *
     return rewrite;
 }
 
+/* HIGHESTMODSEQ is not persisted (that would cost an fsync per flag change); a loaded
+ * mailbox starts from the clock instead, so that it never goes below what clients saw before
+ * the restart (while a run makes fewer than 2^20 changes per second of uptime). */
+static uint64_t modseq_base(const store *st)
+{
+    int64_t t = (int64_t)now(st);
+    return t > 0 ? (uint64_t)t << 20 : 1;
+}
+
 static store_err load_mailbox(store *st, store_mailbox *mb)
 {
     char path[PATH_MAX];
@@ -1285,6 +1294,7 @@ static store_err load_mailbox(store *st, store_mailbox *mb)
         e = scan_maildir(st, mb, 0, &files, &nfiles, &fcap);
     if (e == STORE_OK) {
         rewrite |= assign_uids(mb, recs, nrecs, files, nfiles);
+        mb->modseq = modseq_base(st);
         mb->recent_floor = mb->uidnext;
         for (size_t i = 0; i < nfiles; i++) {
             if (files[i].uid == 0)

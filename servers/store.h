@@ -25,7 +25,9 @@
  * writing tmp/ + fsync, recording its UID (append + fsync), renaming into new/ (cur/ when it
  * has flags) and fsyncing that directory; only then does the call return STORE_OK, so nothing
  * acknowledged is lost on a crash. Flag changes rename the file (no fsync: a lost flag change
- * is not a lost message). An existing spool is loaded by store_account_add().
+ * is not a lost message). An existing spool is loaded by store_account_add(). MODSEQs are not
+ * persisted: a loaded mailbox restarts its HIGHESTMODSEQ from the clock (now << 20), above
+ * anything handed out before, so CONDSTORE clients at worst refetch flags.
  *
  * Memory: every message lives in memory. The bound is
  *   sum(message sizes + nparts * sizeof(mime_part)) <= max_total_bytes (default 256 MiB),

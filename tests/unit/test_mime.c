@@ -714,6 +714,23 @@ static void addresses_bounded(void **state)
     free(deep);
 }
 
+static void envelope_fields(void **state)
+{
+    (void)state;
+    mr_slice h = G("Subject: first\r\nfrom: A <a@x.test>\r\nTo: b@x.test,\r\n c@x.test\r\n"
+                   "Subject: second\r\nMessage-Id: <id@x.test>\r\nX-Other: y\r\n\r\n");
+    mime_envelope env;
+    mime_envelope_get(h, &env);
+    assert_slice(env.subject, "first");
+    assert_slice(env.from, "A <a@x.test>");
+    assert_slice(env.to, "b@x.test,\r\n c@x.test");
+    assert_slice(env.message_id, "<id@x.test>");
+    assert_null(env.sender.p);
+    assert_null(env.date.p);
+    assert_null(env.in_reply_to.p);
+    G_free(h);
+}
+
 static void phrase_display(void **state)
 {
     (void)state;
@@ -1705,6 +1722,7 @@ int main(void)
         cmocka_unit_test(addresses_errors),
         cmocka_unit_test(addresses_lenient),
         cmocka_unit_test(addresses_bounded),
+        cmocka_unit_test(envelope_fields),
         cmocka_unit_test(phrase_display),
         cmocka_unit_test(dates_valid),
         cmocka_unit_test(dates_invalid),

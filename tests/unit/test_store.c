@@ -1023,6 +1023,7 @@ static void spool_round_trip(void **state)
     assert_int_equal(m5->internal_date, 1600000000);
     assert_int_equal(store_keyword_count(in), 2);
     assert_string_equal(store_keyword_name(in, 1), "Work");
+    assert_true(store_mailbox_highestmodseq(in) >= (uint64_t)clock_value << 20);
     assert_int_equal(store_bytes(st), bytes);
     /* seeding an account that came from disk adds nothing */
     assert_int_equal(store_seed(st, a, "INBOX", "profiles/messages", "plain-text.eml"), STORE_OK);
