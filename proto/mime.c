@@ -45,14 +45,22 @@ static unsigned char lower(unsigned char c)
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
 }
 
+/* Is ASCII byte c in a 128-bit set given as two words (bit c of lo/hi)? */
+static int in_set(unsigned char c, uint64_t lo, uint64_t hi)
+{
+    return c < 64 ? (lo >> c) & 1 : c < 128 ? (hi >> (c - 64)) & 1 : 0;
+}
+
+/* "!#$%&'*+-/=?^_`{|}~" and "()<>@,;:\\\"/[]?=" as bit sets. */
+#define ATEXT_LO 0xa000acfa00000000ull
+#define ATEXT_HI 0x78000001c0000000ull
+#define TSPECIALS_LO 0xfc00930400000000ull
+#define TSPECIALS_HI 0x0000000038000001ull
+
 /* RFC 5322 3.2.3 atext; 8-bit bytes count as atext (RFC 6532 3.2 allows UTF-8 there). */
 static int is_atext(unsigned char c)
 {
-    if (c >= 0x80)
-        return 1;
-    if (is_alpha(c) || is_digit(c))
-        return 1;
-    return c && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
+    return c >= 0x80 || is_alpha(c) || is_digit(c) || in_set(c, ATEXT_LO, ATEXT_HI);
 }
 
 /* RFC 2045 5.1 token: CHAR except SPACE, CTLs and tspecials. MR_LENIENT adds 8-bit bytes. */
@@ -60,9 +68,7 @@ static int is_token_char(unsigned char c, mr_mode mode)
 {
     if (c >= 0x80)
         return mode == MR_LENIENT;
-    if (c <= 0x20 || c == 0x7f)
-        return 0;
-    return strchr("()<>@,;:\\\"/[]?=", c) == NULL;
+    return c > 0x20 && c != 0x7f && !in_set(c, TSPECIALS_LO, TSPECIALS_HI);
 }
 
 /* RFC 5322 3.6.8 ftext: printable US-ASCII except ':'. */
@@ -148,6 +154,23 @@ static void line_at(const char *p, size_t n, size_t at, line *l)
     l->end = l->bare_lf ? i : i - 1;
 }
 
+/* Any byte >= 0x80 in [p, p+n)? Eight bytes per step: most header lines are ASCII, and this
+ * keeps the UTF-8 check off them. */
+static int has_8bit(const char *p, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if (w & 0x8080808080808080ull)
+            return 1;
+    }
+    for (; i < n; i++)
+        if ((unsigned char)p[i] >= 0x80)
+            return 1;
+    return 0;
+}
+
 /* Strict checks every line must pass (RFC 5322 2.1, 2.1.1, 2.3): CRLF ends, no lone CR, no NUL,
  * at most max_line octets; utf8 also requires any 8-bit bytes to be UTF-8 (RFC 6532, headers).
  * Returns 0 or MR_ERROR. */
@@ -165,7 +188,7 @@ static int check_line(const char *p, const line *l, size_t max_line, int utf8, m
         return mr_fail(err, MR_E_BARE_CR, "CRLF", (size_t)(cr - p));
     if (len > max_line)
         return mr_fail(err, MR_E_LIMIT_LINE, "line", l->start + max_line);
-    if (utf8) {
+    if (utf8 && has_8bit(s, len)) {
         size_t bad = mr_utf8_check(s, len);
         if (bad < len)
             return mr_fail(err, MR_E_UTF8, "field-body", l->start + bad);
@@ -183,7 +206,7 @@ static unsigned line_flags(const char *p, const line *l, size_t max_line)
         fl |= MIME_PF_BARE_LF;
     if (len > max_line)
         fl |= MIME_PF_LONG_LINE;
-    if (memchr(s, '\0', len) || memchr(s, '\r', len) || mr_utf8_check(s, len) < len)
+    if (memchr(s, '\0', len) || memchr(s, '\r', len) || (has_8bit(s, len) && mr_utf8_check(s, len) < len))
         fl |= MIME_PF_BAD_HEADER;
     return fl;
 }
@@ -1581,7 +1604,8 @@ static int get_boundary(const pctx *c, const mime_part *part, mr_slice *b)
         unsigned char ch = (unsigned char)prm.value.p[i];
         if (ch == '\r' || ch == '\n' || ch == '\\')
             return -1;
-        if (c->mode == MR_STRICT && !is_alpha(ch) && !is_digit(ch) && !strchr("'()+_,-./:=? ", ch))
+        int bchar = is_alpha(ch) || is_digit(ch) || (ch && strchr("'()+_,-./:=? ", ch));
+        if (c->mode == MR_STRICT && !bchar)
             return -1;
     }
     if (c->mode == MR_STRICT && prm.value.p[prm.value.n - 1] == ' ')
@@ -1717,7 +1741,7 @@ static int parse_entity(pctx *c, size_t start, uint32_t parent, uint32_t number,
     part->encoding = part->id = part->description = part->md5 = part->location = empty;
     part->disposition = part->disp_params = part->language = empty;
     cfields cf;
-    size_t bs;
+    size_t bs = start;
     mr_slice boundary = empty;
     if (read_header(c, part, start, &cf, &bs) != 0 || interpret_content(c, part, &cf, in_digest) != 0
         || decide_kind(c, part, &boundary) != 0)
