@@ -147,7 +147,7 @@ int mime_token_value(mr_slice value, mr_mode mode, const mime_limits *lim, mr_sl
                      mr_error *err);
 
 /* Read the next element of a comma-separated list of tokens or quoted-strings with CFWS
- * (Content-Language, RFC 3282; also the HEADER.FIELDS name lists of mime_header_filter()).
+ * (Content-Language, RFC 3282).
  * Starts at *pos, advances it; returns 1 with *item (quoted-strings without their quotes),
  * 0 at the end, MR_ERROR (MR_E_SYNTAX "list"). Empty elements (",,") are skipped. */
 int mime_list_next(mr_slice list, size_t *pos, mr_slice *item, mr_error *err);
@@ -310,7 +310,8 @@ typedef struct mime_part {
 /* Parse the complete message [msg, msg+len) into parts[0..cap). parts[0] is the root.
  * Returns the number of parts written (>= 1), or MR_ERROR with *err (offset from msg):
  *   MR_E_LIMIT_COUNT "parts" when cap < 1 (both modes) or, in MR_STRICT, when the message has
- *     more than min(cap, lim->max_parts) parts; MR_E_LIMIT_DEPTH "multipart" (strict);
+ *     more than min(cap, lim->max_parts) parts; MR_E_LIMIT_LITERAL "message" when len is over
+ *     MR_LIMIT_MAX (both modes); MR_E_LIMIT_DEPTH "multipart" or "message" (strict);
  *   MR_STRICT only: everything mime_field_next() reports in any header, MR_E_SYNTAX
  *     "content-type", "boundary" (multipart without one), "close-delimiter" (missing),
  *     "multipart-body" (no body part), "encoding" (multipart/message with base64/qp),
@@ -381,10 +382,10 @@ typedef struct mime_range {
 int mime_section_find(const mime_part *parts, size_t nparts, const mime_section *s,
                       mime_range *r, mr_error *err);
 
-/* Build the section path of part index i (the inverse of mime_section_find() for numbered
- * parts) into path[0..max). Returns the path length (0 for the root and for the encapsulated
- * message child of a message/rfc822 part, which have no number of their own), or -1 when max
- * is too small. The encapsulated message of part "2" is reached as "2" + HEADER/TEXT. */
+/* Build the section path of part index i (the inverse of mime_section_find()) into
+ * path[0..max). Returns the path length (0 for the root: the whole message), or -1 when max is
+ * too small. An encapsulated message (the child of a message/rfc822 part) has no number of
+ * its own: it gets its message part's path, and is reached with that path + HEADER or TEXT. */
 int mime_part_path(const mime_part *parts, size_t nparts, uint32_t i, uint32_t *path,
                    size_t max);
 

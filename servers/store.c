@@ -1317,6 +1317,24 @@ static store_err load_mailbox(store *st, store_mailbox *mb)
     return e;
 }
 
+static store_err create_superiors(store *st, store_account *a, const char *name);
+
+/* A folder another program made may lack its superiors ("a/b" without "a"): make them, so
+ * LIST shows a proper hierarchy. */
+static store_err load_superiors(store *st, store_account *a)
+{
+    for (size_t i = 0; i < a->nmbs;) {
+        char name[STORE_MAX_NAME + 1];
+        snprintf(name, sizeof name, "%s", a->mbs[i]->name);
+        size_t before = a->nmbs;
+        store_err e = create_superiors(st, a, name);
+        if (e != STORE_OK)
+            return e;
+        i = a->nmbs != before ? 0 : i + 1; /* the array changed under us: start over */
+    }
+    return STORE_OK;
+}
+
 /* Load every mailbox of an existing account directory. */
 static store_err load_account(store *st, store_account *a)
 {
@@ -1364,7 +1382,7 @@ static store_err load_account(store *st, store_account *a)
             mailbox_free(st, mb);
     }
     closedir(d);
-    return e;
+    return e == STORE_OK ? load_superiors(st, a) : e;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1476,8 +1494,10 @@ const char *store_account_name(const store_account *a)
 /* A fresh account: its directory with an INBOX Maildir, or an in-memory INBOX. */
 static store_err account_create(store *st, store_account *a)
 {
-    if (a->dir) {
+    if (a->dir) { /* the account directory's own entry must survive a crash too */
         store_err e = make_dir(st, a->dir);
+        if (e == STORE_OK)
+            e = fsync_dir(st, st->spool);
         if (e != STORE_OK)
             return e;
     }

@@ -1077,10 +1077,16 @@ static void spool_foreign_files(void **state)
     assert_int_equal(ext->flags, STORE_F_SEEN);
     assert_int_equal(ext->size, 33); /* LF made CRLF */
     store_close(st);
+    /* a folder made by another program, without its superior */
+    snprintf(path, sizeof path, "%s/u/.Lists.mailrig-dev", dir);
+    mkdir(path, 0700);
     /* the UID stays the same at the next load */
     st = open_spool(dir, NULL);
     store_account_add(st, "u", &a, NULL);
     assert_int_equal(store_mailbox_msg(store_mailbox_find(a, "INBOX"), 1)->uid, 3);
+    assert_string_equal(list(a, "*"), "INBOX Lists+ Lists/mailrig-dev ");
+    snprintf(path, sizeof path, "%s/u/.Lists.mailrig-dev/cur", dir);
+    assert_int_equal(access(path, F_OK), 0);
     store_close(st);
     rm_rf(dir);
     free(dir);
