@@ -1971,6 +1971,8 @@ static uint32_t nth_child(const mime_part *parts, size_t nparts, uint32_t parent
 static uint32_t section_step(const mime_part *parts, size_t nparts, uint32_t cur, uint32_t k)
 {
     uint32_t list = cur == MIME_NONE ? 0 : cur;
+    if (k == 0) /* a caller-built path; the parser never makes one */
+        return MIME_NONE;
     if (cur != MIME_NONE && parts[cur].kind == MIME_KIND_MESSAGE) {
         list = parts[cur].first_child; /* numbers continue into the encapsulated message */
         if (list >= nparts)

@@ -1004,6 +1004,15 @@ static void tree_rfc3501_sections(void **state)
                          "4.1.1", "4.HEADER", "3.1.1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         expect_no_section(&m, bad[i]);
+    /* a path built by hand with a 0 in it */
+    mime_section zero;
+    memset(&zero, 0, sizeof zero);
+    zero.npath = 2;
+    zero.path[0] = 4;
+    mime_range zr;
+    mr_error zerr;
+    assert_int_equal(mime_section_find(m.parts, (size_t)m.n, &zero, &zr, &zerr), MR_ERROR);
+    assert_int_equal(zerr.offset, 1);
     /* the root multipart: preamble and epilogue */
     assert_int_equal(m.parts[0].kind, MIME_KIND_MULTIPART);
     assert_int_equal(m.parts[0].nchildren, 4);
