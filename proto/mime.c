@@ -497,7 +497,7 @@ static size_t skip_to_semicolon(const char *p, size_t n, size_t pos)
 {
     while (pos < n && p[pos] != ';') {
         if (p[pos] == '"') {
-            mr_slice ignored;
+            mr_slice ignored = {NULL, 0};
             if (scan_quoted(p, n, &pos, &ignored, NULL) != 0)
                 return n;
             continue;
@@ -777,7 +777,7 @@ static int scan_words(const mime_addr_iter *it, size_t *pos, words *w, int dot_a
         if (dot_atom && prev_word && gap && ch != '.')
             return 0; /* a domain ends where a word follows a word with no dot between */
         if (ch == '"') {
-            mr_slice ignored;
+            mr_slice ignored = {NULL, 0};
             if (scan_quoted(p, n, pos, &ignored, err) != 0)
                 return MR_ERROR;
             w->quoted = 1;
@@ -904,7 +904,7 @@ static size_t resync(const mime_addr_iter *it, size_t pos)
         if (c == ';' && it->in_group)
             return pos;
         if (c == '"') {
-            mr_slice ignored;
+            mr_slice ignored = {NULL, 0};
             if (scan_quoted(p, n, &pos, &ignored, NULL) != 0)
                 return n;
         } else if (c == '(') {
@@ -1058,7 +1058,7 @@ size_t mime_addr_clean(mr_slice s, char *out, size_t cap)
                 i++;
         } else if (c == '"') {
             size_t q = i;
-            mr_slice content;
+            mr_slice content = {NULL, 0};
             if (scan_quoted(s.p, s.n, &q, &content, NULL) != 0)
                 q = s.n;
             out_bytes(&o, s.p + i, q - i);
@@ -1094,7 +1094,7 @@ size_t mime_phrase(mr_slice phrase, char *out, size_t cap)
         space = 0;
         if (c == '"') {
             size_t q = i;
-            mr_slice content;
+            mr_slice content = {NULL, 0};
             if (scan_quoted(p, n, &q, &content, NULL) != 0) {
                 content = slice_at(p, i + 1, n); /* unterminated: to the end */
                 q = n;
@@ -1851,7 +1851,7 @@ static int check_header_list(const char *p, size_t from, size_t to, mr_mode mode
         if (count > 0 && p[i - 1] != ' ' && !(mode == MR_LENIENT && is_wsp((unsigned char)p[i - 1])))
             return mr_fail(err, MR_E_SYNTAX, "header-list", i); /* "a"b: no space between */
         if (p[i] == '"') {
-            mr_slice content;
+            mr_slice content = {NULL, 0};
             if (scan_quoted(p, to, &i, &content, err) != 0)
                 return MR_ERROR;
             for (size_t k = 0; k < content.n; k++) {
