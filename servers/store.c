@@ -1058,6 +1058,8 @@ static int parse_u32(const char *s, uint32_t *out)
     return 0;
 }
 
+static int valid_keyword(const char *name, size_t len);
+
 /* One line of a uidlist. Returns 0 or -1 (the caller reports file:line). */
 static int uidlist_line(store_mailbox *mb, char *line, uidrec **recs, size_t *nrecs,
                         size_t *rcap, const char **why)
@@ -1090,7 +1092,8 @@ static int uidlist_line(store_mailbox *mb, char *line, uidrec **recs, size_t *nr
         return -1;
     *rest++ = '\0';
     if (strcmp(key, "keyword") == 0) {
-        if (parse_u32(val, &n) != 0 || n >= STORE_MAX_KEYWORDS || n > mb->nkeywords || !*rest)
+        if (parse_u32(val, &n) != 0 || n >= STORE_MAX_KEYWORDS || n > mb->nkeywords
+            || !valid_keyword(rest, strlen(rest)))
             return -1;
         char *copy = dup_str(rest);
         if (!copy)
@@ -2377,14 +2380,16 @@ static int sync_arrivals(store_view *v, const store_view_events *ev, void *ctx)
     uint32_t from = lower_bound(mb, last + 1), add = mb->count - from;
     if (add == 0)
         return 0;
-    if (grow32(&v->uids, sizeof *v->uids, &v->cap, (size_t)v->n + add) != 0) {
-        /* keep the old picture; a later sync retries */
-        return 0;
+    if ((size_t)v->n + add > v->cap) { /* grow both arrays; on failure keep the old picture */
+        uint32_t cap = v->cap;
+        if (grow32(&v->uids, sizeof *v->uids, &cap, (size_t)v->n + add) != 0)
+            return 0;
+        uint8_t *r = realloc(v->recent, cap);
+        if (!r)
+            return 0;
+        v->recent = r;
+        v->cap = cap;
     }
-    uint8_t *r = realloc(v->recent, v->cap);
-    if (!r)
-        return 0;
-    v->recent = r;
     for (uint32_t j = from; j < mb->count; j++) {
         uint32_t uid = mb->msgs[j]->uid;
         v->uids[v->n] = uid;
