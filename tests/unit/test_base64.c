@@ -151,6 +151,15 @@ static void pad_bits(void **state)
     (void)state;
     expect_err("Zh==", B64_STRICT, MR_E_BASE64, "base64-padbits", 1);
     expect_err("Zm9=", B64_STRICT, MR_E_BASE64, "base64-padbits", 2);
+    /* each of the four (two) padding bits on its own */
+    expect_err("ZB==", B64_STRICT, MR_E_BASE64, "base64-padbits", 1);
+    expect_err("ZC==", B64_STRICT, MR_E_BASE64, "base64-padbits", 1);
+    expect_err("ZE==", B64_STRICT, MR_E_BASE64, "base64-padbits", 1);
+    expect_err("ZI==", B64_STRICT, MR_E_BASE64, "base64-padbits", 1);
+    expect_ok("ZQ==", B64_STRICT, "e", 1);
+    expect_err("ZmB=", B64_STRICT, MR_E_BASE64, "base64-padbits", 2);
+    expect_err("ZmC=", B64_STRICT, MR_E_BASE64, "base64-padbits", 2);
+    expect_ok("ZmE=", B64_STRICT, "fa", 2);
     expect_err("Zh", B64_PAD_OPTIONAL, MR_E_BASE64, "base64-padbits", 1);
     expect_ok("Zh==", B64_PADBITS_ANY, "f", 1);
     expect_ok("Zm9=", B64_LENIENT, "fo", 2);
