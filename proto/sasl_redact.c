@@ -228,7 +228,7 @@ static void redact_bearer_summary(sasl_out *o, const sasl_bearer *b, const sasl_
 {
     sasl_out_str(o, " auth=");
     if (b->scheme.n || b->token.n) {
-        sum_quoted(o, b->scheme);
+        sasl_out_slice(o, b->scheme); /* tchar only: printable, no quote or backslash */
         sasl_out_byte(o, ' ');
         sasl_out_str(o, REDACTED);
     } else {
@@ -393,9 +393,11 @@ int sasl_redact(sasl_mech mech, unsigned step, const char *msg, size_t n, int is
     if (is_base64) {
         if (redact_framing(&o, style, name, msg, n))
             return sasl_out_done(&o, NULL);
-        int r = b64_decode(msg, n, scratch, sizeof scratch, B64_LENIENT | B64_SKIP_SPACE, NULL);
+        mr_error err;
+        int r = b64_decode(msg, n, scratch, sizeof scratch, B64_LENIENT | B64_SKIP_SPACE, &err);
         if (r < 0) {
-            redact_whole(&o, style, name, "not base64", n);
+            int too_long = err.code == MR_E_LIMIT_LITERAL;
+            redact_whole(&o, style, name, too_long ? "too long" : "not base64", n);
             return sasl_out_done(&o, NULL);
         }
         m = scratch;
