@@ -18,7 +18,9 @@
 #include "fuzz/util.h"
 #include "proto/base64.h"
 
-enum { MAX_IN = 1 << 14, MAX_CUTS = 64 };
+/* Base64 errors and quanta are local, so long inputs add time and no coverage: only the first
+ * 512 bytes are used. */
+enum { MAX_IN = 512, MAX_CUTS = 64 };
 
 static const unsigned flag_sets[] = {
     B64_STRICT,     B64_PAD_OPTIONAL, B64_PADBITS_ANY,
@@ -87,7 +89,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        strcmp(err2.rule, err.rule) == 0);
             continue;
         }
-        check_accepted(s, n, flag_sets[f], out[f], r[f]);
+        /* a relaxed set that decoded to the same bytes as the strict one needs no re-check */
+        if (f == 0 || r[0] != r[f] || memcmp(out[0], out[f], (size_t)r[f]) != 0)
+            check_accepted(s, n, flag_sets[f], out[f], r[f]);
     }
     /* strict => pad-optional, padbits-any => lenient => lenient+space; space => lenient+space */
     static const int implies[][2] = {{0, 1}, {0, 2}, {0, 4}, {1, 3}, {2, 3}, {3, 5}, {4, 5}};

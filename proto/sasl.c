@@ -100,6 +100,12 @@ static unsigned payload_b64_flags(mr_mode mode)
     return mode == MR_STRICT ? B64_STRICT : B64_LENIENT | B64_SKIP_SPACE;
 }
 
+/* Text that may stand as a SASL_PAYLOAD_TEXT challenge: it fits on a line and holds no NUL. */
+static int payload_text_chars_ok(const char *p, size_t n)
+{
+    return !memchr(p, '\r', n) && !memchr(p, '\n', n) && !memchr(p, '\0', n);
+}
+
 int sasl_payload_decode(const char *p, size_t n, sasl_payload_role role, mr_mode mode,
                         void *dst, size_t cap, sasl_payload *out, mr_error *err)
 {
@@ -125,7 +131,8 @@ int sasl_payload_decode(const char *p, size_t n, sasl_payload_role role, mr_mode
     mr_error e;
     int r = b64_decode(p, n, dst, cap, payload_b64_flags(mode), &e);
     if (r < 0) {
-        if (role == SASL_SERVER_CHALLENGE && mode == MR_LENIENT && e.code == MR_E_BASE64) {
+        if (role == SASL_SERVER_CHALLENGE && mode == MR_LENIENT && e.code == MR_E_BASE64 &&
+            payload_text_chars_ok(p, n)) {
             out->kind = SASL_PAYLOAD_TEXT;
             return 0;
         }
@@ -139,9 +146,7 @@ int sasl_payload_decode(const char *p, size_t n, sasl_payload_role role, mr_mode
 /* Text a lenient reader would take for base64 cannot be written as SASL_PAYLOAD_TEXT. */
 static int payload_text_ok(const char *p, size_t n)
 {
-    if (n == 0 || (n == 1 && p[0] == '='))
-        return 0;
-    if (memchr(p, '\r', n) || memchr(p, '\n', n) || memchr(p, '\0', n))
+    if (n == 0 || (n == 1 && p[0] == '=') || !payload_text_chars_ok(p, n))
         return 0;
     return b64_decode(p, n, NULL, MR_LIMIT_MAX, payload_b64_flags(MR_LENIENT), NULL) < 0;
 }

@@ -123,8 +123,9 @@ typedef enum sasl_payload_kind {
     SASL_PAYLOAD_DATA,  /* base64, decoded into the caller's buffer (at least one byte) */
     SASL_PAYLOAD_EMPTY, /* an empty message: "=" (initial response) or "" */
     SASL_PAYLOAD_ABORT, /* "*": the client cancels (client responses only) */
-    SASL_PAYLOAD_TEXT,  /* MR_LENIENT server challenges only: text that is not base64, which
-                           some servers send (Exchange's "334 NTLM supported"); see raw */
+    SASL_PAYLOAD_TEXT,  /* MR_LENIENT server challenges only: text that is not base64 (and
+                           holds no NUL, CR or LF), which some servers send (Exchange's
+                           "334 NTLM supported"); see raw */
 } sasl_payload_kind;
 
 typedef struct sasl_payload {

@@ -155,6 +155,9 @@ static void payload_decode(void **state)
          NULL, 0},
         {"*", SASL_SERVER_CHALLENGE, MR_STRICT, 0, 0, NULL, 0, MR_E_BASE64, "base64-char", 0},
         {"*", SASL_SERVER_CHALLENGE, MR_LENIENT, 1, SASL_PAYLOAD_TEXT, "", 0, 0, NULL, 0},
+        /* text that could not be written back on a line is not TEXT (fuzz regression) */
+        {"t!\rb", SASL_SERVER_CHALLENGE, MR_LENIENT, 0, 0, NULL, 0, MR_E_BASE64, "base64-char",
+         1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const payload_case *pc = &cases[i];
