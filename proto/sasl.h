@@ -15,11 +15,12 @@
  *     Slices in the results point into the message.
  *
  * Nothing here computes a digest or checks a password: proto/ holds no crypto and no secrets.
- * Writers (sasl_*_write) follow one convention: they return the length L of the message and
- * write it to dst only when L <= cap (dst may be NULL to ask for L); they return MR_ERROR with
- * *err when the input cannot be written as a message that parses back to the same value (a NUL
- * inside a field, an empty required field) or when L would exceed MR_LIMIT_MAX. err may be NULL
- * everywhere.
+ * Writers (sasl_*_write) follow one convention: they return the length L of the message, which
+ * is complete in dst when L <= cap (dst may be NULL to ask for L; when L > cap, dst[0..cap) may
+ * hold a prefix and nothing is written past cap); they return MR_ERROR with *err when the input
+ * cannot be written as a message that parses back to the same value (a NUL inside a field, an
+ * empty required field) or when L would exceed MR_LIMIT_MAX. Writers do not apply sasl_limits:
+ * a test client may send an over-long field on purpose. err may be NULL everywhere.
  */
 #ifndef MAILRIG_PROTO_SASL_H
 #define MAILRIG_PROTO_SASL_H
@@ -137,7 +138,7 @@ typedef struct sasl_payload {
 /* Interpret the payload text p[0..n) (no CRLF) found in the given role, decoding base64 into
  * dst[0..cap). MR_STRICT accepts canonical padded base64 only, "=" only as an initial
  * response, "" only as a client response or challenge, "*" only as a client response.
- * MR_LENIENT also accepts unpadded base64, SP/HTAB inside it, "=" and "" in any role, and
+ * MR_LENIENT also accepts unpadded base64, whitespace inside it, "=" and "" in any role, and
  * (challenges only) non-base64 text as SASL_PAYLOAD_TEXT.
  * Returns 0, or MR_ERROR: the b64_decode() errors (MR_E_BASE64 with rule base64-*, at the
  * offending offset; MR_E_LIMIT_LITERAL when the decoded message exceeds cap), MR_E_EMPTY

@@ -50,12 +50,14 @@ typedef struct sasl_xoauth2 {
 
 /* Parse an XOAUTH2 client message. MR_STRICT: exactly "user=" user ^A "auth=" credentials ^A ^A
  * with a non-empty user and a b64token. MR_LENIENT: the pairs in any order, key names in any
- * case, extra pairs, a missing final ^A or both, any token of visible characters.
+ * case, extra pairs, an empty or missing user, 8-bit bytes in values, a missing final ^A or
+ * both, any scheme, any token of visible characters.
  * Errors: MR_E_SYNTAX with rule "kvpair" / "key" / "kvsep" / "user" / "auth" / "credentials"
- * / "b64token" at the offending byte; MR_E_CTL "value" for a byte a value may not hold;
- * MR_E_EMPTY "user"; MR_E_LIMIT_LITERAL (user over max_field, token over max_token, message
- * over max_message); MR_E_LIMIT_COUNT "kvpair" (more than lim->max_pairs pairs or
- * SASL_OAUTH_MAX_EXTRA unknown ones). A key given twice is MR_E_SYNTAX "kvpair". */
+ * / "b64token" at the offending byte; MR_E_NUL, MR_E_CTL or (MR_STRICT) MR_E_8BIT "value" for
+ * a byte a value may not hold; MR_E_EMPTY "user"; MR_E_LIMIT_LITERAL (key over max_field, user
+ * over max_field, token over max_token, message over max_message); MR_E_LIMIT_COUNT "kvpair"
+ * (more than lim->max_pairs pairs or SASL_OAUTH_MAX_EXTRA unknown ones); MR_E_TRAILING after
+ * the final ^A. A key given twice is MR_E_SYNTAX "kvpair". Scans each byte once. */
 int sasl_xoauth2_parse(const char *msg, size_t n, mr_mode mode, const sasl_limits *lim,
                        sasl_xoauth2 *out, mr_error *err);
 
@@ -97,13 +99,19 @@ typedef struct sasl_oauthbearer {
 
 /* Parse an OAUTHBEARER client message: client-resp = (gs2-header kvsep *kvpair kvsep) / kvsep.
  * MR_STRICT: cb flag 'n' or 'y' (OAUTHBEARER defines no channel binding), no "F," flag, a
- * valid saslname, key = 1*ALPHA, value = *(VCHAR / SP / HTAB / CR / LF), port = 1*5DIGIT up to
- * 65535, auth = "Bearer" 1*SP b64token, present exactly once. MR_LENIENT also accepts 'p='
- * and "F,", 8-bit bytes in values, any token of visible characters, an empty auth value
- * (PostgreSQL's discovery request), and a missing final kvsep.
+ * valid UTF-8 saslname, key = 1*ALPHA, value = *(VCHAR / SP / HTAB / CR / LF), port =
+ * 1*5DIGIT up to 65535, auth = "Bearer" 1*SP b64token, present exactly once; "host", "port" and
+ * "auth" in lower case (a known key in another case, which readers would disagree about, is
+ * MR_E_SYNTAX "key"); other keys are kept in extra. MR_LENIENT also accepts 'p=' and "F,",
+ * keys in any case, 8-bit bytes, lower-case hex in saslname escapes, any scheme and any token
+ * of visible characters, an empty auth value (PostgreSQL's discovery request), a missing
+ * kvsep after the header (KAFKA-7182) and a missing final kvsep.
+ * Both modes refuse control characters in the authzid although RFC 5801 allows %x01-1F there:
+ * a ^A in it would read differently to every implementation that splits on kvsep first.
  * Errors: MR_E_SYNTAX with rule "gs2-header", "gs2-cb-flag", "saslname", "cb-name", "kvsep",
- * "kvpair", "key", "port", "auth", "credentials" or "b64token" at the offending byte; MR_E_CTL
- * "value"; MR_E_LIMIT_LITERAL / MR_E_LIMIT_COUNT as for XOAUTH2. */
+ * "kvpair", "key", "port", "auth", "credentials" or "b64token" at the offending byte; MR_E_NUL /
+ * MR_E_CTL "saslname"; MR_E_UTF8 "saslname" (MR_STRICT); the value, limit and trailing errors
+ * of XOAUTH2 (host over max_field is MR_E_LIMIT_LITERAL "host", authzid "saslname"). */
 int sasl_oauthbearer_parse(const char *msg, size_t n, mr_mode mode, const sasl_limits *lim,
                            sasl_oauthbearer *out, mr_error *err);
 

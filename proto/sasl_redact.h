@@ -8,7 +8,10 @@
  * (an offline guessing oracle for the password); XOAUTH2 / OAUTHBEARER tokens and the values of
  * unknown key=value pairs; every message of a mechanism mailrig does not parse (NTLM, GSSAPI,
  * SCRAM, ATOKEN, DIGEST-MD5, unknown names) and every message that fails to parse. EXTERNAL and
- * ANONYMOUS messages carry no credential and are shown.
+ * ANONYMOUS messages carry no credential and are shown. A message hidden whole is summarised by
+ * its length in bytes (useful to tell an empty message from a full one; a password's length is
+ * all it can reveal). The username of a LOGIN exchange is whatever the client sent first: a
+ * client that sends its password first has it shown, as the server would have read it.
  */
 #ifndef MAILRIG_PROTO_SASL_REDACT_H
 #define MAILRIG_PROTO_SASL_REDACT_H
