@@ -479,6 +479,9 @@ int sasl_cram_challenge_parse(const char *msg, size_t n, mr_mode mode, const sas
         at += random.n + 1;
         if (cram_part(msg, n, at, maxf, cram_is_digit, '@', "timestamp", &timestamp, err))
             return MR_ERROR;
+        /* The limit is on the whole local part, as in MR_LENIENT. */
+        if (random.n + 1 + timestamp.n > maxf)
+            return mr_fail(err, MR_E_LIMIT_LITERAL, "timestamp", 1 + maxf);
         at += timestamp.n + 1;
         if (cram_part(msg, n, at, maxf, cram_strict_host_char, '>', "host", &host, err))
             return MR_ERROR;

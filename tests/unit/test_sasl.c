@@ -823,8 +823,20 @@ static void cram_challenge_limits(void **state)
     assert_int_equal(run_msg(cram_ch_step, &c, msg, 262), MR_ERROR);
     assert_err(&c.err, MR_E_LIMIT_LITERAL, "random", 256);
     memcpy(msg + 256, ".1@h>", 5);
-    assert_int_equal(run_msg(cram_ch_step, &c, msg, 261), 0);
-    assert_int_equal(c.ch.random.n, 255);
+    assert_int_equal(run_msg(cram_ch_step, &c, msg, 261), MR_ERROR);
+    assert_err(&c.err, MR_E_LIMIT_LITERAL, "timestamp", 256);
+    /* the limit is on the local part random "." timestamp, in both modes (fuzz regression) */
+    memcpy(msg + 254, ".1@h>", 5);
+    assert_int_equal(run_msg(cram_ch_step, &c, msg, 259), 0);
+    assert_int_equal(c.ch.random.n, 253);
+    c.mode = MR_LENIENT;
+    assert_int_equal(run_msg(cram_ch_step, &c, msg, 259), 0);
+    memcpy(msg + 254, ".12@h>", 6);
+    assert_int_equal(run_msg(cram_ch_step, &c, msg, 260), MR_ERROR);
+    assert_err(&c.err, MR_E_LIMIT_LITERAL, "random", 256);
+    c.mode = MR_STRICT;
+    assert_int_equal(run_msg(cram_ch_step, &c, msg, 260), MR_ERROR);
+    assert_err(&c.err, MR_E_LIMIT_LITERAL, "timestamp", 256);
     memcpy(msg, "<1.2@", 5);
     memset(msg + 5, 'h', 256);
     msg[261] = '>';
