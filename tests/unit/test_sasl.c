@@ -5,6 +5,21 @@
 
 #include "proto/sasl.h"
 
+/* The documented defaults (sasl.h), by value and by initializer. */
+static void limits_defaults(void **state)
+{
+    (void)state;
+    sasl_limits d = sasl_limits_default(), s = SASL_LIMITS_DEFAULT;
+    assert_int_equal(d.max_line, 12288);
+    assert_int_equal(d.max_message, 12288);
+    assert_int_equal(d.max_field, 255);
+    assert_int_equal(d.max_token, 8192);
+    assert_int_equal(d.max_pairs, 16);
+    assert_int_equal(d.max_json, 4096);
+    assert_int_equal(d.max_json_members, 16);
+    assert_memory_equal(&d, &s, sizeof d);
+}
+
 /* ---- mechanism names ---------------------------------------------------------------------- */
 
 static void mech_lookup(void **state)
@@ -946,6 +961,7 @@ static void cram_response_write(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(limits_defaults),
         cmocka_unit_test(mech_lookup),
         cmocka_unit_test(mech_provider_lists),
         cmocka_unit_test(mech_name_syntax),
