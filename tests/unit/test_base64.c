@@ -34,6 +34,13 @@ static int dec(const char *s, unsigned flags, void *out, size_t cap, mr_error *e
     return dec_n(s, strlen(s), flags, out, cap, err);
 }
 
+static void assert_err_b64(const mr_error *e, mr_errcode code, const char *rule, size_t off)
+{
+    assert_int_equal(e->code, code);
+    assert_string_equal(e->rule, rule);
+    assert_int_equal(e->offset, off);
+}
+
 static void expect_ok(const char *in, unsigned flags, const char *want, size_t want_n)
 {
     char out[256];
@@ -195,6 +202,9 @@ static void output_limit(void **state)
     assert_int_equal(err.offset, 4);
     assert_int_equal(dec("Zm9vYmE=", B64_STRICT, out, 5, &err), 5);
     assert_int_equal(dec("Zm9vYmFy", B64_STRICT, out, 6, &err), 6);
+    /* the same limit on the slow path, after whitespace */
+    assert_int_equal(dec("Zm9v YmFy", B64_SKIP_SPACE, out, 5, &err), MR_ERROR);
+    assert_err_b64(&err, MR_E_LIMIT_LITERAL, "base64", 5);
     /* dst NULL: validate and count */
     assert_int_equal(dec("Zm9vYmFy", B64_STRICT, NULL, SIZE_MAX, &err), 6);
     assert_int_equal(dec("Zm9vYmF!", B64_STRICT, NULL, SIZE_MAX, &err), MR_ERROR);

@@ -411,6 +411,10 @@ static void oauthbearer_errors(void **state)
     assert_err(&c.err, MR_E_SYNTAX, "port", 9);
     assert_int_equal(OB(&c, "n,," A "host=a" A "host=b" A "auth=Bearer t" A A), MR_ERROR);
     assert_err(&c.err, MR_E_SYNTAX, "kvpair", 11);
+    assert_int_equal(OB(&c, "n,," A "port=1" A "port=1" A "auth=Bearer t" A A), MR_ERROR);
+    assert_err(&c.err, MR_E_SYNTAX, "kvpair", 11);
+    assert_int_equal(OB(&c, "n,," A "auth=Bearer t" A "auth=Bearer t" A A), MR_ERROR);
+    assert_err(&c.err, MR_E_SYNTAX, "kvpair", 18);
     assert_int_equal(OB(&c, "n,," A "Host=a" A "auth=Bearer t" A A), MR_ERROR);
     assert_err(&c.err, MR_E_SYNTAX, "key", 4);
     assert_int_equal(OB(&c, "n,," A "auth=" A A), MR_ERROR);
@@ -465,6 +469,28 @@ static void oauthbearer_limits(void **state)
     memset(msg + 5, 'k', 300);
     assert_int_equal(run_msg(ob_step, &c, msg, 305), MR_ERROR);
     assert_err(&c.err, MR_E_LIMIT_LITERAL, "key", 259);
+    /* an unknown key's value is bounded too, by max_token + 64 (room for the auth value) or
+     * max_field, whichever is larger */
+    c.lim.max_token = 300;
+    memcpy(msg, "n,," A "auth=Bearer t" A "x=", 20);
+    memset(msg + 20, 'v', 365);
+    memcpy(msg + 385, A A, 2);
+    assert_int_equal(run_msg(ob_step, &c, msg, 387), MR_ERROR);
+    assert_err(&c.err, MR_E_LIMIT_LITERAL, "value", 20 + 364);
+    assert_int_equal(run_msg(ob_step, &c, msg + 1, 386), MR_ERROR); /* ",,^A...": no cb flag */
+    memcpy(msg + 384, A A, 2);
+    assert_int_equal(run_msg(ob_step, &c, msg, 386), 0);
+    assert_int_equal(c.m.extra[0].value.n, 364);
+    c.lim = sasl_limits_default();
+    c.lim.max_pairs = 2;
+    assert_int_equal(OB(&c, "n,," A "host=h" A "port=1" A "auth=Bearer t" A A), MR_ERROR);
+    assert_err(&c.err, MR_E_LIMIT_COUNT, "kvpair", 18);
+    c.lim = sasl_limits_default();
+    c.lim.max_message = 8;
+    assert_int_equal(OB(&c, "n,," A "auth=Bearer t" A A), MR_ERROR);
+    assert_err(&c.err, MR_E_LIMIT_LITERAL, "message", 8);
+    c.lim.max_message = 1;
+    assert_int_equal(OB(&c, A), 0);
 }
 
 static int ob_same(const sasl_oauthbearer *a, const sasl_oauthbearer *b)
@@ -518,6 +544,20 @@ static void oauthbearer_write(void **state)
     assert_err(&e, MR_E_SYNTAX, "saslname", 0);
     bad.gs2.authzid = SL("");
     assert_int_equal(sasl_oauthbearer_write(&bad, out, sizeof out, &e), MR_ERROR);
+    bad = m;
+    bad.gs2.cbflag = 'p';
+    bad.gs2.cbname = SL("tls unique");
+    assert_int_equal(sasl_oauthbearer_write(&bad, out, sizeof out, &e), MR_ERROR);
+    assert_err(&e, MR_E_SYNTAX, "cb-name", 3);
+    bad = m;
+    bad.auth.scheme = SL("Bea rer");
+    assert_int_equal(sasl_oauthbearer_write(&bad, out, sizeof out, &e), MR_ERROR);
+    assert_err(&e, MR_E_SYNTAX, "credentials", 3);
+    bad = m;
+    bad.nextra = 1;
+    bad.extra[0] = (sasl_kv){SL(""), SL("v")};
+    assert_int_equal(sasl_oauthbearer_write(&bad, out, sizeof out, &e), MR_ERROR);
+    assert_err(&e, MR_E_SYNTAX, "key", 0);
     bad = m;
     bad.port = SL("14x");
     assert_int_equal(sasl_oauthbearer_write(&bad, out, sizeof out, &e), MR_ERROR);
@@ -610,6 +650,8 @@ static void error_challenge_errors(void **state)
     assert_err(&c.err, MR_E_SYNTAX, "json-object", 0);
     assert_int_equal(JE(&c, "{\"status\":\"x\""), MR_ERROR);
     assert_err(&c.err, MR_E_SYNTAX, "json-object", 13);
+    assert_int_equal(JE(&c, "{\"status\":\"x\" ]"), MR_ERROR);
+    assert_err(&c.err, MR_E_SYNTAX, "json-object", 14);
     assert_int_equal(JE(&c, "{\"status\":\"x\",}"), MR_ERROR);
     assert_err(&c.err, MR_E_SYNTAX, "json-string", 14);
     assert_int_equal(JE(&c, "{\"status\" \"x\"}"), MR_ERROR);

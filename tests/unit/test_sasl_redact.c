@@ -134,6 +134,10 @@ static void xoauth2(void **state)
     assert_string_equal(w, "user=u" A "auth=Bearer <redacted>" A "sig=<redacted>" A A);
     assert_string_equal(SUM(SASL_MECH_XOAUTH2, 0, "user=u" A "auth=" A A),
                         "XOAUTH2 user=\"u\" auth=(empty)");
+    assert_string_equal(SUM(SASL_MECH_XOAUTH2, 0, "user=u" A "auth=Bearer a b" A A),
+                        "XOAUTH2 <redacted: malformed, 24 bytes>");
+    assert_string_equal(SUM(SASL_MECH_OAUTHBEARER, 0, "x,," A "auth=Bearer t" A A),
+                        "OAUTHBEARER <redacted: malformed, 19 bytes>");
 }
 
 static void oauthbearer(void **state)
