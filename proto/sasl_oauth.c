@@ -526,7 +526,8 @@ static int gs2_put(sasl_out *o, const sasl_gs2 *g, mr_error *err)
     if (g->authzid.p) {
         size_t end = 0;
         mr_slice a = g->authzid;
-        if (a.n == 0 || saslname_chars(a.p, a.n, 0, a.n, MR_STRICT, &end, NULL) != 0 ||
+        /* MR_LENIENT: "=2c" came from a lenient read and must be written back as it was */
+        if (a.n == 0 || saslname_chars(a.p, a.n, 0, a.n, MR_LENIENT, &end, NULL) != 0 ||
             end != a.n)
             return mr_fail(err, MR_E_SYNTAX, "saslname", 0);
         sasl_out_str(o, "a=");

@@ -581,6 +581,7 @@ static void oauthbearer_write(void **state)
         {MSG("y,a=a=2Cb=3Dc," A "auth=Bearer t" A "mthd=POST" A "path=/x" A A), MR_STRICT},
         {MSG("F,p=tls-exporter,," A "AUTH=bearer t" A "Port=0" A "q=" A), MR_LENIENT},
         {MSG("n,,auth=" A), MR_LENIENT},
+        {MSG("n,a=a=2cb=3dc," A "auth=Bearer t" A A), MR_LENIENT}, /* fuzz regression */
     };
     for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
         ob_ctx a = {.mode = items[i].mode, .lim = sasl_limits_default()};
