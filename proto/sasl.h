@@ -21,6 +21,10 @@
  * cannot be written as a message that parses back to the same value (a NUL inside a field, an
  * empty required field) or when L would exceed MR_LIMIT_MAX. Writers do not apply sasl_limits:
  * a test client may send an over-long field on purpose. err may be NULL everywhere.
+ *
+ * Bounds: every parser looks at each byte of the message at most once and at no more than
+ * lim->max_message bytes (fewer when a field limit is passed first); none uses memory beyond its
+ * output struct and a few words of stack.
  */
 #ifndef MAILRIG_PROTO_SASL_H
 #define MAILRIG_PROTO_SASL_H
@@ -37,11 +41,14 @@ typedef struct sasl_limits {
                            command line length of RFC 4954 section 4. */
     size_t max_message; /* a decoded message. Default 12288. */
     size_t max_field;   /* an identity or password: PLAIN authzid/authcid/passwd, LOGIN
-                           username/password, CRAM-MD5 user and challenge parts, XOAUTH2 user,
-                           GS2 authzid, OAUTHBEARER host. Default 255 (RFC 4616 section 2:
-                           "MUST accept up to 255 octets"; RFC 1035 host names). */
-    size_t max_token;   /* an OAuth bearer token or other key=value value. Default 8192
-                           (Entra ID access tokens are 1.5-4 KB, Google's under 300 bytes). */
+                           challenge/username/password, CRAM-MD5 user, challenge local part and
+                           host, XOAUTH2 user, GS2 authzid and cb-name, OAUTHBEARER host, the
+                           key of a key=value pair. Default 255 (RFC 4616 section 2: "MUST
+                           accept up to 255 octets"; RFC 1035 host names). */
+    size_t max_token;   /* an OAuth bearer token. Default 8192 (Entra ID access tokens are
+                           1.5-4 KB, Google's under 300 bytes). Any key=value value may take
+                           max_token + 64 bytes (the auth value's scheme and spaces), or
+                           max_field if that is larger. */
     size_t max_pairs;   /* key=value pairs in an XOAUTH2 / OAUTHBEARER message. Default 16. */
     size_t max_json;    /* an OAuth error challenge (JSON) in bytes. Default 4096. */
     size_t max_json_members; /* members in that JSON object. Default 16. */
