@@ -44,7 +44,7 @@ enum {
     T__COUNT
 };
 
-enum { MAX_MSG = 4096, MAX_CUTS = 256 };
+enum { MAX_MSG = 4096, MAX_CUTS = 64 };
 
 static const sasl_limits lim = {
     .max_line = 2048,
