@@ -389,7 +389,9 @@ static void fuzz_lines(const uint8_t *seed, size_t seed_n, const char *buf, size
     fuzz_rng rng = fuzz_rng_from(seed, seed_n);
     size_t ncuts = fuzz_split_points(&rng, len, cuts, MAX_CUTS);
     size_t at_w = 0, at_g = 0, scanned = 0, c = 0;
-    for (int lines = 0; lines < 64; lines++) {
+    /* A few lines show every framing case; messages are parsed from the first two only, to
+     * keep the per-input work small. */
+    for (int lines = 0; lines < 16; lines++) {
         sasl_payload pw, pg;
         mr_error ew = {MR_E_NONE, NULL, 0}, eg = {MR_E_NONE, NULL, 0};
         int rw = sasl_response_line_parse(buf + at_w, len - at_w, mode, &lim, NULL, dec_whole,
@@ -422,7 +424,7 @@ static void fuzz_lines(const uint8_t *seed, size_t seed_n, const char *buf, size
                                           sizeof dec_grown, &pa, NULL);
         FUZZ_CHECK(ra == w && (pa.kind == pw.kind || (pw.kind == SASL_PAYLOAD_DATA && !pw.len)));
         FUZZ_CHECK(pa.len == pw.len && memcmp(dec_grown, dec_whole, pw.len) == 0);
-        if (parse_messages && pw.kind == SASL_PAYLOAD_DATA)
+        if (parse_messages && pw.kind == SASL_PAYLOAD_DATA && lines < 2)
             fuzz_all(dec_whole, pw.len);
         at_w += (size_t)rw;
         at_g += (size_t)rg;
@@ -571,7 +573,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case T_RESPONSE_LINES:
         fuzz_lines(data, size, m, n, MR_STRICT, 1);
-        fuzz_lines(data, size, m, n, MR_LENIENT, 1);
+        fuzz_lines(data, size, m, n, MR_LENIENT, 0);
         return 0;
     case T_PAYLOAD:
         if (n < 1)
