@@ -6,7 +6,8 @@
     X(parse, "parse protocol bytes from a file or stdin and print the items (debugging aid)") \
     X(certs, "create the test PKI (test CA, server certificates) and print its paths") \
     X(lint, "check scenario files (*.scn) for errors without running them") \
-    X(profile, "list, show (resolved, with --set overrides) or check provider profiles")
+    X(profile, "list, show (resolved, with --set overrides) or check provider profiles") \
+    X(serve, "run a provider profile's IMAP, SMTP and POP3 mock servers on loopback")
 
 #define X(name, summary) int cmd_##name(int argc, char **argv);
 MAILRIG_COMMANDS(X)

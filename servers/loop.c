@@ -99,6 +99,13 @@ server_limits server_limits_default(void)
     return l;
 }
 
+/* The idle timeout that applies to a connection: its listener's, else the server's. */
+static int idle_timeout(const conn *c)
+{
+    return c->lst->spec.idle_timeout_s > 0 ? c->lst->spec.idle_timeout_s
+                                           : c->srv->limits.idle_timeout_s;
+}
+
 /* ---- logging ---------------------------------------------------------------------------- */
 
 __attribute__((format(printf, 2, 3))) static void conn_log(conn *c, const char *fmt, ...)
@@ -369,7 +376,7 @@ static void tls_connected(conn *c, struct bufferevent *bev)
         return;
     }
     c->phase = PHASE_SESSION;
-    bufferevent_set_timeouts(c->bev, &(struct timeval){c->srv->limits.idle_timeout_s, 0}, NULL);
+    bufferevent_set_timeouts(c->bev, &(struct timeval){idle_timeout(c), 0}, NULL);
     c->sess->ops->tls_ready(c->sess);
     if (c->carried && evbuffer_get_length(c->carried) > 0) {
         /* Vulnerable on purpose: the plaintext the client pipelined before the handshake
@@ -384,7 +391,7 @@ static void on_timeout(conn *c)
 {
     switch (c->phase) {
     case PHASE_SESSION:
-        conn_event(c, "idle-timeout seconds=%d", c->srv->limits.idle_timeout_s);
+        conn_event(c, "idle-timeout seconds=%d", idle_timeout(c));
         c->sess->ops->timeout(c->sess);
         conn_close_after_flush(c, "idle-timeout");
         return;
@@ -475,7 +482,7 @@ static void start_session(conn *c)
         conn_free(c);
         return;
     }
-    bufferevent_set_timeouts(c->bev, &(struct timeval){c->srv->limits.idle_timeout_s, 0}, NULL);
+    bufferevent_set_timeouts(c->bev, &(struct timeval){idle_timeout(c), 0}, NULL);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     c->sess->ops->open(c->sess);
     if (c->phase == PHASE_CLOSING)

@@ -59,6 +59,7 @@ typedef struct listener_spec {
     plaintext_answer on_plaintext;
     hello_answer on_client_hello;
     int starttls_vulnerable;    /* keep plaintext pipelined after STARTTLS (CVE-2011-0411) */
+    int idle_timeout_s;         /* this listener's idle timeout; 0 = the server's */
     session_factory factory;
     void *factory_ctx;
 } listener_spec;
