@@ -1,7 +1,7 @@
 """`mailrig certs`: run the command, then check what it made with tools that are not ours:
 `openssl verify`, `openssl x509`, Python's ssl module (strict X.509 checks) and curl.
 
-The binary is $MAILRIG, else build/asan/bin/mailrig (built with make when missing).
+The binary comes from the `mailrig` fixture (conftest.py).
 Run from anywhere: /usr/bin/python3 -m pytest tests/py/test_certs.py
 """
 import http.server
@@ -18,15 +18,6 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ICLOUD = ["imap.mail.me.com", "smtp.mail.me.com", "p00-imap.mail.me.com"]
-
-
-@pytest.fixture(scope="session")
-def mailrig():
-    path = os.environ.get("MAILRIG") or os.path.join(ROOT, "build/asan/bin/mailrig")
-    if not os.environ.get("MAILRIG"):
-        subprocess.run(["make", "-s", "-C", ROOT, "build/asan/bin/mailrig"], check=True)
-    assert os.access(path, os.X_OK), f"{path} is not executable"
-    return path
 
 
 def run(mailrig, *args, env=None):

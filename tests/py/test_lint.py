@@ -1,7 +1,7 @@
 """`mailrig lint`: exit status, output format and --help, as a user runs it.
 
 Run from the repository root: /usr/bin/python3 -m pytest tests/py/test_lint.py
-(MAILRIG may name the binary; default build/asan/bin/mailrig, then build/rel/bin/mailrig).
+(the binary: see mailrig_server.mailrig_binary).
 """
 import os
 import pathlib
@@ -13,11 +13,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 BROKEN = ROOT / "tests" / "scenarios" / "broken"
 
 
-def mailrig():
-    for cand in (os.environ.get("MAILRIG"), "build/asan/bin/mailrig", "build/rel/bin/mailrig"):
-        if cand and (ROOT / cand).exists():
-            return str(ROOT / cand)
-    pytest.skip("mailrig is not built (make build/asan/bin/mailrig)")
+from mailrig_server import mailrig_binary as mailrig
 
 
 def lint(*args, cwd=ROOT):

@@ -1,7 +1,6 @@
 """`mailrig profile list|show|check|keys` as a process: exit codes, output, files.
 
-Runs the binary named by $MAILRIG_BIN, else build/asan/bin/mailrig, else build/rel/bin/mailrig
-(build one with `make build/asan/bin/mailrig`). Run: /usr/bin/python3 -m pytest tests/py
+The binary: see mailrig_server.mailrig_binary. Run: /usr/bin/python3 -m pytest tests/py
 """
 import os
 import pathlib
@@ -12,15 +11,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def mailrig_bin():
-    env = os.environ.get("MAILRIG_BIN")
-    if env:
-        return env
-    for variant in ("asan", "rel"):
-        path = ROOT / "build" / variant / "bin" / "mailrig"
-        if path.exists():
-            return str(path)
-    pytest.skip("no mailrig binary; run `make build/asan/bin/mailrig`")
+from mailrig_server import mailrig_binary as mailrig_bin
 
 
 def run(*args, env=None):
