@@ -20,6 +20,7 @@
 #include <openssl/err.h>
 
 #include "proto/tlssniff.h"
+#include "servers/events.h"
 #include "servers/tls.h"
 #include "servers/transcript.h"
 
@@ -256,7 +257,7 @@ static int check_first_input(conn *c, struct evbuffer *in)
     c->first_input_seen = 1;
     if (kind != TLSSNIFF_TLS_HELLO && kind != TLSSNIFF_SSL2_HELLO)
         return 0;
-    conn_event(c, "tls-handshake-on-%s-port", c->lst->spec.mode == LISTEN_STARTTLS ? "starttls" : "plaintext");
+    conn_event(c, "%s", c->lst->spec.mode == LISTEN_STARTTLS ? EV_TLS_ON_STARTTLS_PORT : EV_TLS_ON_PLAIN_PORT);
     if (c->lst->spec.on_client_hello == HELLO_CLOSE) {
         conn_close_after_flush(c, "client-hello-on-plaintext-port");
         return -1;
@@ -381,7 +382,7 @@ static void tls_connected(conn *c, struct bufferevent *bev)
     if (c->carried && evbuffer_get_length(c->carried) > 0) {
         /* Vulnerable on purpose: the plaintext the client pipelined before the handshake
          * is now treated as if it had come through TLS. */
-        conn_event(c, "starttls-plaintext-accepted bytes=%zu", evbuffer_get_length(c->carried));
+        conn_event(c, EV_STARTTLS_ACCEPTED " bytes=%zu", evbuffer_get_length(c->carried));
         evbuffer_prepend_buffer(bufferevent_get_input(c->bev), c->carried);
     }
     feed_session(c);
@@ -391,7 +392,7 @@ static void on_timeout(conn *c)
 {
     switch (c->phase) {
     case PHASE_SESSION:
-        conn_event(c, "idle-timeout seconds=%d", idle_timeout(c));
+        conn_event(c, EV_IDLE_TIMEOUT " seconds=%d", idle_timeout(c));
         c->sess->ops->timeout(c->sess);
         conn_close_after_flush(c, "idle-timeout");
         return;
@@ -445,10 +446,10 @@ static void begin_starttls(conn *c)
         if (c->lst->spec.starttls_vulnerable) {
             c->carried = evbuffer_new();
             evbuffer_add_buffer(c->carried, in);
-            conn_event(c, "starttls-plaintext-kept bytes=%zu", pipelined);
+            conn_event(c, EV_STARTTLS_KEPT " bytes=%zu", pipelined);
         } else {
             evbuffer_drain(in, pipelined);
-            conn_event(c, "starttls-discarded-plaintext bytes=%zu", pipelined);
+            conn_event(c, EV_STARTTLS_DISCARDED " bytes=%zu", pipelined);
         }
     }
     SSL *ssl = SSL_new(c->lst->spec.tls);
@@ -536,7 +537,7 @@ static void on_sniff(evutil_socket_t fd, short what, void *arg)
     conn *c = arg;
     (void)what;
     if (now_s() >= c->sniff_deadline) {
-        conn_event(c, "no-client-hello seconds=%d", c->srv->limits.handshake_timeout_s);
+        conn_event(c, EV_NO_CLIENT_HELLO " seconds=%d", c->srv->limits.handshake_timeout_s);
         c->close_reason = "handshake-timeout";
         conn_free(c);
         return;
@@ -560,7 +561,7 @@ static void on_sniff(evutil_socket_t fd, short what, void *arg)
     int hello = kind == TLSSNIFF_TLS_HELLO || kind == TLSSNIFF_SSL2_HELLO;
     if (hello || c->lst->spec.on_plaintext == PLAINTEXT_ALERT) {
         if (!hello)
-            conn_event(c, "plaintext-on-implicit-tls-port answer=alert first=%s",
+            conn_event(c, EV_PLAINTEXT_ON_TLS_PORT " answer=alert first=%s",
                        tlssniff_kind_name(kind));
         event_free(c->timer);
         c->timer = NULL;
@@ -571,13 +572,13 @@ static void on_sniff(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (c->lst->spec.on_plaintext == PLAINTEXT_CLOSE) {
-        conn_event(c, "plaintext-on-implicit-tls-port answer=close");
+        conn_event(c, EV_PLAINTEXT_ON_TLS_PORT " answer=close");
         c->close_reason = "plaintext-on-implicit-tls-port";
         conn_free(c);
         return;
     }
     /* PLAINTEXT_SILENCE: drop what the client sends and say nothing until the timeout. */
-    conn_event(c, "plaintext-on-implicit-tls-port answer=silence");
+    conn_event(c, EV_PLAINTEXT_ON_TLS_PORT " answer=silence");
     event_free(c->timer);
     c->timer = NULL;
     c->phase = PHASE_SILENT;
@@ -671,7 +672,7 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct soc
         sniff_arm(c, EV_READ, srv->limits.handshake_timeout_s);
         return;
     case LISTEN_SILENT:
-        conn_event(c, "silent-port");
+        conn_event(c, EV_SILENT_PORT);
         c->phase = PHASE_SILENT;
         c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
         if (!c->bev) {
