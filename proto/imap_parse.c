@@ -966,11 +966,13 @@ static int addr_list(ps *s, const char *rule)
     lenient_spaces(s);
     if (cur(s) == ')' && !s->lenient)
         return fail(s, MR_E_SYNTAX, rule, s->pos);
-    while (cur(s) != ')') {
-        int r = address(s);
+    for (int first = 1; cur(s) != ')'; first = 0) {
+        int r = address(s); /* addresses follow each other without SP */
         if (r < 0)
             return r;
-        lenient_spaces(s); /* addresses follow each other without SP */
+        if (!first && at(s, s->tok[r].off - 1) == ')')
+            s->tok[r].flags |= IMAP_TF_NOSP;
+        lenient_spaces(s);
     }
     s->tok[i].len = (uint32_t)(s->pos + 1 - open);
     s->pos++;
@@ -1160,10 +1162,13 @@ static int body_1part(ps *s)
 
 static int body_mpart(ps *s)
 {
-    int r;
+    int r, first = 1;
     do {
         if ((r = body(s)) < 0)
             return r;
+        if (!first && at(s, s->tok[r].off - 1) == ')')
+            s->tok[r].flags |= IMAP_TF_NOSP; /* 1*body: no SP between parts */
+        first = 0;
         if (s->lenient && cur(s) == ' ' && at(s, s->pos + 1) == '(')
             s->pos++;
     } while (cur(s) == '(');
@@ -1694,6 +1699,7 @@ static int numbered(ps *s, imap_response *rsp)
     if (mr_parse_u64(d, UINT32_MAX, &v) != 0)
         return fail(s, MR_E_NUMBER, "number", a);
     rsp->number = (uint32_t)v;
+    rsp->has_number = 1;
     int r = sp(s, "message-data");
     if (r < 0)
         return r;

@@ -62,6 +62,8 @@ enum {
     IMAP_TF_NONSYNC = 4,  /* LITERAL: {n+} (RFC 7888) */
     IMAP_TF_STREAMED = 8, /* LITERAL: payload streamed by the framer, not in the item */
     IMAP_TF_PENDING = 16, /* LITERAL: prefix parse; the payload has not arrived yet */
+    IMAP_TF_NOSP = 32,    /* follows its previous sibling without a space (addresses of an
+                             address list, parts of a multipart body), as the RFC writes them */
 };
 
 /* One token: 16 bytes. The slice is item + off, len bytes. */
@@ -182,6 +184,7 @@ typedef struct imap_response {
     mr_slice tag;        /* TAGGED: the tag; else "*" or "+" */
     mr_slice name;       /* the response keyword as sent ("FETCH", "ok", "XLIST"); empty for
                             continuations */
+    int has_number;      /* "* number name ..." */
     uint32_t number;     /* EXISTS, RECENT, EXPUNGE, FETCH: the number before the keyword */
     mr_slice text;       /* COND and continuation: the text after the code (may be empty);
                             a continuation's base64 is here too */
