@@ -416,22 +416,22 @@ int imap_section_decode(const imap_toks *t, unsigned section_tok, imap_section *
     }
     mr_slice text = {s.p + i, s.n - i};
     if (text.n == 0)
-        out->text = IMAP_SECTION_NONE;
+        out->text = IMAP_SECT_NONE;
     else if (mr_slice_eq_ci(text, "HEADER"))
-        out->text = IMAP_SECTION_HEADER;
+        out->text = IMAP_SECT_HEADER;
     else if (mr_slice_eq_ci(text, "HEADER.FIELDS"))
-        out->text = IMAP_SECTION_HEADER_FIELDS;
+        out->text = IMAP_SECT_HEADER_FIELDS;
     else if (mr_slice_eq_ci(text, "HEADER.FIELDS.NOT"))
-        out->text = IMAP_SECTION_HEADER_FIELDS_NOT;
+        out->text = IMAP_SECT_HEADER_FIELDS_NOT;
     else if (mr_slice_eq_ci(text, "TEXT"))
-        out->text = IMAP_SECTION_TEXT;
+        out->text = IMAP_SECT_TEXT;
     else if (mr_slice_eq_ci(text, "MIME"))
-        out->text = IMAP_SECTION_MIME;
+        out->text = IMAP_SECT_MIME;
     else
         return -1;
     unsigned list = imap_tok_next(t, spec);
-    int wants_list = out->text == IMAP_SECTION_HEADER_FIELDS ||
-                     out->text == IMAP_SECTION_HEADER_FIELDS_NOT;
+    int wants_list = out->text == IMAP_SECT_HEADER_FIELDS ||
+                     out->text == IMAP_SECT_HEADER_FIELDS_NOT;
     if (wants_list != (list < end) || (wants_list && !is_type(t, list, IMAP_T_LIST)))
         return -1;
     if (wants_list)

@@ -112,12 +112,12 @@ int imap_seq_next(imap_seq_iter *it, uint32_t *lo, uint32_t *hi);
 
 /* Section text kinds (RFC 9051 section-msgtext / section-text). */
 typedef enum imap_section_text {
-    IMAP_SECTION_NONE = 0,     /* BODY[] or BODY[1.2] */
-    IMAP_SECTION_HEADER,
-    IMAP_SECTION_HEADER_FIELDS,
-    IMAP_SECTION_HEADER_FIELDS_NOT,
-    IMAP_SECTION_TEXT,
-    IMAP_SECTION_MIME,
+    IMAP_SECT_NONE = 0,     /* BODY[] or BODY[1.2] */
+    IMAP_SECT_HEADER,
+    IMAP_SECT_HEADER_FIELDS,
+    IMAP_SECT_HEADER_FIELDS_NOT,
+    IMAP_SECT_TEXT,
+    IMAP_SECT_MIME,
 } imap_section_text;
 
 #define IMAP_SECTION_PARTS_MAX 32
