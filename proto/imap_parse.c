@@ -186,7 +186,7 @@ static int end_of_item(ps *s, const char *rule)
         i += 1;
     else if (at(s, i) == '\n')
         return fail(s, MR_E_BARE_LF, "CRLF", i);
-    else if (cur(s) == 0 || cur(s) == '\r')
+    else if (cur(s) == 0 || cur(s) == '\r' || cur(s) >= 0x80)
         return unexpected(s, rule);
     else
         return fail(s, MR_E_TRAILING, rule, i);
@@ -528,7 +528,7 @@ static int gtail(ps *s, const char *rule)
         int r = sp(s, rule);
         if (r < 0)
             return r;
-        if (at_eol(s))
+        if (at_eol(s) && s->lenient)
             break;
         if ((r = gvalue(s, rule)) < 0)
             return r;
@@ -1385,7 +1385,7 @@ static int capabilities(ps *s, const char *rule, int stop_at_bracket)
         int r = sp(s, rule);
         if (r < 0)
             return r;
-        if (at_eol(s) || (stop_at_bracket && cur(s) == ']' && s->lenient))
+        if (s->lenient && (at_eol(s) || (stop_at_bracket && cur(s) == ']')))
             break;
         if ((r = atom(s, rule)) < 0)
             return r;
@@ -1634,7 +1634,7 @@ static int search_data(ps *s)
         int r = sp(s, "mailbox-data");
         if (r < 0)
             return r;
-        if (at_eol(s))
+        if (at_eol(s) && s->lenient)
             break;
         if (cur(s) == '(') {
             if ((r = glist(s, "search-sort-mod-seq")) < 0)
@@ -1686,10 +1686,14 @@ static int namespace_one(ps *s)
     if (i < 0)
         return i;
     s->pos++;
+    int first = 1;
     do {
         int r = ns_descr(s, "namespace-descr");
         if (r < 0)
             return r;
+        if (!first && at(s, s->tok[r].off - 1) == ')')
+            s->tok[r].flags |= IMAP_TF_NOSP; /* 1*namespace-descr: no SP between */
+        first = 0;
         lenient_spaces(s);
     } while (cur(s) == '(');
     if (cur(s) != ')')
@@ -1744,7 +1748,7 @@ static int numbered(ps *s, imap_response *rsp)
     if (r < 0)
         return r;
     size_t b = s->pos;
-    if (run(s, s->m_atom) == 0)
+    if (run(s, IMAP_C_FNAME) == 0)
         return unexpected(s, "message-data");
     mr_slice n = {s->p + b, s->pos - b};
     rsp->name = n;
@@ -1778,7 +1782,7 @@ static int untagged(ps *s, imap_response *rsp)
     if (imap_cls[cur(s)] & IMAP_C_DIGIT)
         return numbered(s, rsp);
     size_t a = s->pos;
-    if (run(s, s->m_atom) == 0)
+    if (run(s, IMAP_C_FNAME) == 0) /* a name ends at "[" too: "* OK[ALERT]" */
         return unexpected(s, "response-data");
     mr_slice n = {s->p + a, s->pos - a};
     rsp->name = n;
@@ -1788,6 +1792,8 @@ static int untagged(ps *s, imap_response *rsp)
         rsp->status = st;
         return cond_rest(s, rsp);
     }
+    if (cur(s) != ' ' && !at_eol(s))
+        return unexpected(s, "response-data");
     if (sieq(n, "CAPABILITY")) {
         rsp->type = IMAP_R_CAPABILITY;
         r = capabilities(s, "capability-data", 0);
@@ -1812,7 +1818,7 @@ static int untagged(ps *s, imap_response *rsp)
         rsp->type = IMAP_R_ENABLED;
         r = 0;
         while (r >= 0 && cur(s) == ' ')
-            if ((r = sp(s, "enable-data")) >= 0 && !at_eol(s))
+            if ((r = sp(s, "enable-data")) >= 0 && !(s->lenient && at_eol(s)))
                 r = atom(s, "capability");
     } else if (sieq(n, "NAMESPACE")) {
         rsp->type = IMAP_R_NAMESPACE;
@@ -1881,7 +1887,7 @@ static int response(ps *s, imap_response *rsp)
     if (r < 0)
         return r;
     size_t a = s->pos;
-    run(s, s->m_atom);
+    run(s, IMAP_C_FNAME);
     mr_slice n = {s->p + a, s->pos - a};
     rsp->name = n;
     imap_status st = status_lookup(n);
