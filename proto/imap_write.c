@@ -862,3 +862,178 @@ void imap_w_body(imap_wbuf *w, const imap_body_w *b, unsigned opts)
     w_body_ext(w, b, opts);
     put1(w, ')');
 }
+
+/* ---- Parsed structures back to writer structs ---------------------------------------------- */
+
+static int addr_list_to_w(const imap_toks *t, unsigned list, imap_struct_pool *pool,
+                          imap_addr_list_w *out)
+{
+    memset(out, 0, sizeof *out);
+    if (list < t->n && t->tok[list].type == IMAP_T_NIL) {
+        out->nil = 1;
+        return 0;
+    }
+    imap_addr_iter it;
+    imap_address a;
+    int r;
+    if (imap_addr_begin(&it, t, list) != 0)
+        return -1;
+    out->a = pool->addrs + pool->addrs_used;
+    while ((r = imap_addr_next(&it, &a)) == 1) {
+        if (pool->addrs_used == pool->naddrs)
+            return -1;
+        pool->addrs[pool->addrs_used++] = a;
+        out->n++;
+    }
+    return r;
+}
+
+int imap_envelope_to_w(const imap_toks *t, unsigned env, imap_struct_pool *pool,
+                       const imap_envelope_w **out)
+{
+    imap_envelope e;
+    if (imap_envelope_decode(t, env, &e) != 0 || pool->envelopes_used == pool->nenvelopes)
+        return -1;
+    imap_envelope_w *w = &pool->envelopes[pool->envelopes_used++];
+    memset(w, 0, sizeof *w);
+    w->date = e.date;
+    w->subject = e.subject;
+    w->in_reply_to = e.in_reply_to;
+    w->message_id = e.message_id;
+    if (addr_list_to_w(t, e.from, pool, &w->from) || addr_list_to_w(t, e.sender, pool, &w->sender) ||
+        addr_list_to_w(t, e.reply_to, pool, &w->reply_to) ||
+        addr_list_to_w(t, e.to, pool, &w->to) || addr_list_to_w(t, e.cc, pool, &w->cc) ||
+        addr_list_to_w(t, e.bcc, pool, &w->bcc))
+        return -1;
+    *out = w;
+    return 0;
+}
+
+static int params_to_w(const imap_toks *t, unsigned params, imap_struct_pool *pool,
+                       const imap_param_w **p, size_t *n, int *nil)
+{
+    *p = pool->params + pool->params_used;
+    *n = 0;
+    *nil = params == IMAP_NONE || (params < t->n && t->tok[params].type == IMAP_T_NIL);
+    imap_param_iter it;
+    imap_param_w pw;
+    int r;
+    if (imap_param_begin(&it, t, params) != 0)
+        return -1;
+    while ((r = imap_param_next(&it, &pw.name, &pw.value)) == 1) {
+        if (pool->params_used == pool->nparams)
+            return -1;
+        pool->params[pool->params_used++] = pw;
+        (*n)++;
+    }
+    return r;
+}
+
+/* Extension data of b (decoded) into w: how many fields there are, and their values. */
+static int body_ext_to_w(const imap_toks *t, const imap_body *b, imap_struct_pool *pool,
+                         imap_body_w *w)
+{
+    if (!b->has_ext)
+        return 0;
+    w->ext = 1;
+    if (b->dsp == IMAP_NONE)
+        return 0;
+    w->ext = 2;
+    unsigned dp;
+    if (imap_dsp_decode(t, b->dsp, &w->dsp_type, &dp) != 0)
+        return -1;
+    w->dsp_nil = t->tok[b->dsp].type == IMAP_T_NIL;
+    if (!w->dsp_nil && params_to_w(t, dp, pool, &w->dsp_params, &w->ndsp_params,
+                                   &w->dsp_params_nil) != 0)
+        return -1;
+    if (b->lang == IMAP_NONE)
+        return 0;
+    w->ext = 3;
+    w->lang = pool->strings + pool->strings_used;
+    if (t->tok[b->lang].type == IMAP_T_LIST) {
+        w->lang_list = 1;
+        unsigned end = imap_tok_next(t, b->lang);
+        for (unsigned k = b->lang + 1; k < end; k = imap_tok_next(t, k)) {
+            if (pool->strings_used == pool->nstrings ||
+                imap_tok_nstring(t, k, &pool->strings[pool->strings_used]) != 0)
+                return -1;
+            pool->strings_used++;
+            w->nlang++;
+        }
+    } else if (t->tok[b->lang].type != IMAP_T_NIL) {
+        if (pool->strings_used == pool->nstrings ||
+            imap_tok_nstring(t, b->lang, &pool->strings[pool->strings_used]) != 0)
+            return -1;
+        pool->strings_used++;
+        w->nlang = 1;
+    }
+    if (b->loc == IMAP_NONE)
+        return 0;
+    w->ext = 4;
+    if (imap_tok_nstring(t, b->loc, &w->loc) != 0)
+        return -1;
+    if (b->ext == IMAP_NONE)
+        return 0;
+    w->ext = 5;
+    w->ext_toks = t;
+    w->ext_from = b->ext;
+    w->ext_to = imap_tok_next(t, b->tok); /* the extensions run to the end of the body */
+    return 0;
+}
+
+static int body_fill(const imap_toks *t, unsigned body, imap_struct_pool *pool, imap_body_w *w)
+{
+    imap_body b;
+    memset(w, 0, sizeof *w);
+    if (imap_body_decode(t, body, &b) != 0)
+        return -1;
+    w->subtype = b.subtype;
+    if (b.multipart) {
+        if (pool->nbodies - pool->bodies_used < b.nparts)
+            return -1;
+        imap_body_w *parts = pool->bodies + pool->bodies_used;
+        pool->bodies_used += b.nparts;
+        w->parts = parts;
+        w->nparts = b.nparts;
+        unsigned p = b.first_part;
+        for (unsigned k = 0; k < b.nparts; k++, p = imap_tok_next(t, p))
+            if (body_fill(t, p, pool, &parts[k]) != 0)
+                return -1;
+        if (b.has_ext &&
+            params_to_w(t, b.params, pool, &w->params, &w->nparams, &w->params_nil) != 0)
+            return -1;
+        return body_ext_to_w(t, &b, pool, w);
+    }
+    w->type = b.type;
+    w->id = b.id;
+    w->description = b.description;
+    w->encoding = b.encoding;
+    w->octets = b.octets;
+    w->has_lines = b.has_lines;
+    w->lines = b.lines;
+    w->md5 = b.md5;
+    if (params_to_w(t, b.params, pool, &w->params, &w->nparams, &w->params_nil) != 0)
+        return -1;
+    if (b.envelope != IMAP_NONE) {
+        if (imap_envelope_to_w(t, b.envelope, pool, &w->envelope) != 0 ||
+            pool->bodies_used == pool->nbodies)
+            return -1;
+        imap_body_w *inner = &pool->bodies[pool->bodies_used++];
+        if (body_fill(t, b.body, pool, inner) != 0)
+            return -1;
+        w->body = inner;
+    }
+    return body_ext_to_w(t, &b, pool, w);
+}
+
+int imap_body_to_w(const imap_toks *t, unsigned body, imap_struct_pool *pool,
+                   const imap_body_w **out)
+{
+    if (pool->bodies_used == pool->nbodies)
+        return -1;
+    imap_body_w *w = &pool->bodies[pool->bodies_used++];
+    if (body_fill(t, body, pool, w) != 0)
+        return -1;
+    *out = w;
+    return 0;
+}

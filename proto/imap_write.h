@@ -244,7 +244,34 @@ struct imap_body_w {
     unsigned ext_from, ext_to;
 };
 
-/* body: "(" ... ")" as RFC 9051 writes it; multipart parts without SP between them. */
+/* body: "(" ... ")" as RFC 9051 writes it; multipart parts without SP between them.
+ * Recursion follows the structure: at most as deep as the caller built it. */
 void imap_w_body(imap_wbuf *w, const imap_body_w *b, unsigned opts);
+
+/* Storage for turning a parsed ENVELOPE or BODYSTRUCTURE back into writer structs (a proxy,
+ * a mock server replaying a structure, the round-trip oracle). Each array is the caller's,
+ * with its capacity; the *used counts start at 0 and grow. */
+typedef struct imap_struct_pool {
+    imap_body_w *bodies;
+    size_t nbodies, bodies_used;
+    imap_envelope_w *envelopes;
+    size_t nenvelopes, envelopes_used;
+    imap_address *addrs;
+    size_t naddrs, addrs_used;
+    imap_param_w *params;
+    size_t nparams, params_used;
+    imap_nstring *strings; /* body-fld-lang lists */
+    size_t nstrings, strings_used;
+} imap_struct_pool;
+
+/* The ENVELOPE list at token env of t as an imap_envelope_w in pool (strings stay slices of
+ * the parsed item). Returns 0 with *out, or -1 (malformed, or the pool is full). */
+int imap_envelope_to_w(const imap_toks *t, unsigned env, imap_struct_pool *pool,
+                       const imap_envelope_w **out);
+
+/* The body at token body of t as a tree of imap_body_w in pool, extension data included.
+ * Returns 0 with *out, or -1. Recursion is bounded by the parse's depth limit. */
+int imap_body_to_w(const imap_toks *t, unsigned body, imap_struct_pool *pool,
+                   const imap_body_w **out);
 
 #endif
