@@ -552,8 +552,8 @@ static void structures(void **state)
         "\"7BIT\" 500 (\"Wed, 17 Jul 1996\" \"s\" ((\"A\" NIL \"a\" \"b\")) NIL NIL ((NIL NIL "
         "\"g\" NIL)(NIL NIL \"x\" \"y\")(NIL NIL NIL NIL)) NIL NIL NIL \"<id>\") (\"TEXT\" "
         "\"PLAIN\" NIL NIL NIL \"7BIT\" 5 1) 20) \"MIXED\")",
-        "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"UTF-8\") \"<id>\" \"d\\\"q\" \"8BIT\" 3 1 \"md5\" "
-        "(\"INLINE\" NIL) (\"EN\" \"DE\") \"http://x/\" 42 (\"x\" (7 NIL)))",
+        ("(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"UTF-8\") \"<id>\" \"d\\\"q\" \"8BIT\" 3 1 \"md5\" "
+         "(\"INLINE\" NIL) (\"EN\" \"DE\") \"http://x/\" 42 (\"x\" (7 NIL)))"),
         "(\"APPLICATION\" \"OCTET-STREAM\" NIL NIL NIL \"BASE64\" 3 NIL NIL \"en\")",
         "(\"IMAGE\" \"PNG\" NIL NIL {4}\r\ndesc \"BASE64\" 3 NIL NIL NIL)",
     };
