@@ -15,6 +15,8 @@ static imap_limits cur_lim;
 static void check_parsed(const imap_command *c, size_t n)
 {
     fz_check_tokens(&c->t, n);
+    if (cur_lim.mode != MR_LENIENT) /* lenient parses are a superset: walk those */
+        return;
     fz_touch_tokens(&c->t);
     imap_fetch_iter it;
     imap_fetch_att a;

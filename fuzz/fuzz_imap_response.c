@@ -49,13 +49,15 @@ static void on_item(void *ctx, const char *item, size_t n, const char *sync, siz
     }
     FUZZ_CHECK((size_t)rc == n);
     fz_check_tokens(&r.t, n);
-    fz_touch_tokens(&r.t);
-    check_fetch(&r);
-    imap_cap_iter ci;
-    mr_slice cap;
-    if (imap_cap_begin(&ci, &r) == 0)
-        while (imap_cap_next(&ci, &cap) == 1)
-            FUZZ_CHECK(cap.n > 0);
+    if (cur_lim.mode == MR_LENIENT) { /* lenient parses are a superset: walk those */
+        fz_touch_tokens(&r.t);
+        check_fetch(&r);
+        imap_cap_iter ci;
+        mr_slice cap;
+        if (imap_cap_begin(&ci, &r) == 0)
+            while (imap_cap_next(&ci, &cap) == 1)
+                FUZZ_CHECK(cap.n > 0);
+    }
     imap_wbuf w;
     imap_wbuf_init(&w, out, sizeof out);
     imap_w_response_parsed(&w, &r);
