@@ -76,7 +76,7 @@ static void on_item(void *ctx, const char *item, size_t n, const char *sync, siz
     int rc = imap_command_parse(item, n, &cur_lim, &c, tok, FZ_TOKENS, &err);
     if (rc < 0) {
         FUZZ_CHECK(rc == MR_ERROR && err.rule != NULL && err.offset <= n);
-        FUZZ_CHECK(c.tag.n == 0 || c.tag.n == imap_tag_len(item, n));
+        FUZZ_CHECK(c.tag.n == 0 || c.tag.n == imap_tag_len(item, n, cur_lim.mode));
         return;
     }
     FUZZ_CHECK((size_t)rc == n && !c.partial);

@@ -178,6 +178,18 @@ int imap_toks_equal(const imap_toks *a, const imap_toks *b)
                            (y->flags & IMAP_TF_ESCAPED) != 0))
                 return 0;
             break;
+        case IMAP_T_NUMBER: /* by value: "05" is 5 */
+            while (sx.n > 1 && sx.p[0] == '0') {
+                sx.p++;
+                sx.n--;
+            }
+            while (sy.n > 1 && sy.p[0] == '0') {
+                sy.p++;
+                sy.n--;
+            }
+            if (sx.n != sy.n || memcmp(sx.p, sy.p, sx.n) != 0)
+                return 0;
+            break;
         default:
             if (sx.n != sy.n || (sx.n && memcmp(sx.p, sy.p, sx.n) != 0))
                 return 0;

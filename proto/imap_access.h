@@ -65,8 +65,8 @@ size_t imap_unescape(const char *q, size_t n, char *buf, size_t cap);
 int imap_tok_copy(const imap_toks *t, unsigned i, char *buf, size_t cap);
 
 /* Compare two token arrays by value: same tree shape and types, strings compared by their
- * unescaped content (a QUOTED equals a LITERAL with the same bytes), atoms byte for byte,
- * NIL in any case. Returns 1 when equal, 0 otherwise. Used by the round-trip oracles. */
+ * unescaped content (a QUOTED equals a LITERAL with the same bytes), numbers by value, atoms
+ * byte for byte, NIL in any case. Returns 1 when equal, 0 otherwise. Used by the round-trip oracles. */
 int imap_toks_equal(const imap_toks *a, const imap_toks *b);
 
 /* Compare two parsed responses / commands by value: their header fields (tag, name and text

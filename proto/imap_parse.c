@@ -2525,12 +2525,13 @@ int imap_sasl_line(const char *item, size_t len, mr_mode mode, mr_slice *b64, in
     return (int)len;
 }
 
-size_t imap_tag_len(const char *buf, size_t len)
+size_t imap_tag_len(const char *buf, size_t len, mr_mode mode)
 {
     if (len && (buf[0] == '*' || buf[0] == '+'))
         return 1;
+    uint16_t m = IMAP_C_TAG | (mode == MR_LENIENT ? IMAP_C_HI : 0);
     size_t i = 0;
-    while (i < len && (imap_cls[(unsigned char)buf[i]] & IMAP_C_TAG))
+    while (i < len && (imap_cls[(unsigned char)buf[i]] & m))
         i++;
     return i;
 }

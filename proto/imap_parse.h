@@ -11,19 +11,24 @@
  *
  * Recursive descent with an explicit depth limit (limits.depth_max) on every recursive rule:
  * lists, body structures, envelopes, search keys (NOT/OR/parens). Token count is limited by
- * min(tok_cap, limits.tokens_max). No allocation; stack use is bounded by depth_max frames
- * of about 100 bytes.
+ * min(tok_cap, limits.tokens_max). No allocation. Memory bound: the caller's token array
+ * (16 bytes a token) and the stack, about 150 bytes a nesting level at -O2 (depth_max is
+ * clamped to 512: at most ~80 KiB; the default 64: ~10 KiB).
  *
  * Strict mode (MR_STRICT) validates the RFC grammar of every response and command it knows,
- * naming the failing ABNF rule ("body-fld-param", "env-from", "search-key", ...); lenient
- * mode (MR_LENIENT) accepts what deployed servers send: bare LF, runs of spaces and a space
- * before ")", 8-bit bytes in atoms and text, missing space after "* OK" / "+", "\x" escapes,
- * NIL or "()" where a parameter list or encoding is required, message/rfc822 parts without
- * envelope, "0" where nz-number is required, an unquoted or unpadded day in date-time.
- * Both modes match keywords case-insensitively, as ABNF does (RFC 5234 section 2.3), reject
- * NUL outside literal8 payloads in lenient as in strict except inside literals, and accept
- * UTF-8 in quoted strings and text (RFC 9051 QUOTED-CHAR and text); strict mode rejects
- * invalid UTF-8 there (MR_E_UTF8), and 8-bit bytes in atoms (MR_E_8BIT).
+ * naming the failing ABNF rule ("body-fld-param", "env-from", "search-key", ...). Lenient mode
+ * (MR_LENIENT) accepts what deployed servers send: bare LF, runs of spaces and a space before
+ * ")", 8-bit bytes in atoms and text, a missing space after "* OK" / "+" / "[code]", "\x"
+ * escapes, NIL or "()" where a parameter list or an encoding is required, message/rfc822 parts
+ * without envelope, "0" where nz-number is required, an unpadded day in date-time, tagged
+ * BYE/PREAUTH, and unknown untagged data kept as text when it is not even generic values.
+ *
+ * In both modes: keywords and NIL match case-insensitively, as ABNF strings do (RFC 5234
+ * section 2.3), so "nil" and "* ok" are RFC-valid; valid UTF-8 is accepted in quoted strings
+ * and text (RFC 9051 QUOTED-CHAR, text), invalid UTF-8 there is MR_E_UTF8 in strict mode; NUL
+ * is refused everywhere except in literal payloads (strict mode: only in literal8 payloads).
+ * Unknown commands and unknown untagged responses parse as generic values (atoms, strings,
+ * literals, lists) so that a server can answer BAD and a client can skip them.
  */
 #ifndef MAILRIG_PROTO_IMAP_PARSE_H
 #define MAILRIG_PROTO_IMAP_PARSE_H
@@ -342,8 +347,9 @@ int imap_is_idle_done(const char *item, size_t len, mr_mode mode);
 int imap_sasl_line(const char *item, size_t len, mr_mode mode, mr_slice *b64, int *cancel,
                    mr_error *err);
 
-/* The tag at the start of buf (1*<ASTRING-CHAR except "+">, or "*" / "+" for responses), for
- * answering an item that cannot be parsed. Returns its length (0 when there is none). */
-size_t imap_tag_len(const char *buf, size_t len);
+/* The tag at the start of buf (1*<ASTRING-CHAR except "+">, 8-bit bytes too in lenient mode
+ * as the parser takes them; or "*" / "+" for responses), for answering an item that cannot
+ * be parsed. Returns its length (0 when there is none). */
+size_t imap_tag_len(const char *buf, size_t len, mr_mode mode);
 
 #endif

@@ -455,9 +455,11 @@ static void enable_id_unknown(void **state)
     assert_slice(cmd_ctx_get(0)->c.tag, "a17");
     cmd_err("a17 LOGIN\r\n", MR_STRICT, MR_E_SYNTAX, "login", 9);
     assert_slice(cmd_ctx_get(0)->c.tag, "a17");
-    assert_int_equal(imap_tag_len("a17 XYZZY (", 11), 3);
-    assert_int_equal(imap_tag_len("* OK", 4), 1);
-    assert_int_equal(imap_tag_len(" a", 2), 0);
+    assert_int_equal(imap_tag_len("a17 XYZZY (", 11, MR_STRICT), 3);
+    assert_int_equal(imap_tag_len("* OK", 4, MR_STRICT), 1);
+    assert_int_equal(imap_tag_len(" a", 2, MR_STRICT), 0);
+    assert_int_equal(imap_tag_len("t\xc3\xa4g X", 6, MR_STRICT), 1);
+    assert_int_equal(imap_tag_len("t\xc3\xa4g X", 6, MR_LENIENT), 4);
 }
 
 static void idle_done(void **state)
