@@ -113,7 +113,10 @@ void imap_framer_reset(imap_framer *f);
  * MR_ERROR with *err (the item cannot be framed; reset before reusing the framer):
  *   MR_E_LIMIT_LINE     a line is longer than line_max (offset: where the limit was hit)
  *   MR_E_LIMIT_LITERAL  a literal size over literal_max / nonsync_literal_max, or with more
- *                       digits than fit in 64 bits (offset: its "{")
+ *                       digits than fit in 64 bits (offset: its "{"). For a synchronizing
+ *                       literal the client sends no payload until "+", so a server can
+ *                       answer "tag NO [TOOBIG]" (imap_tag_len), skip the line and reset;
+ *                       after {n+} it can only answer BAD and close (RFC 7888 section 4).
  *   MR_E_LIMIT_COUNT    the item text would exceed item_max
  *   MR_E_BARE_LF        strict mode: a line ends in LF without CR (offset: the LF)
  *   MR_E_SYNTAX         a response announced {n+} (strict mode), rule "literal"

@@ -361,11 +361,20 @@ void imap_w_tokens(imap_wbuf *w, const imap_toks *t, unsigned from, unsigned to)
     }
 }
 
+/* Does token i's subtree end the array with a literal still pending (a prefix parse)? Then
+ * the text ends at its marker: the containers around it are not closed yet. */
+static int ends_pending(const imap_toks *t, unsigned i)
+{
+    return t->n && tok_next(t, i) == t->n && t->tok[t->n - 1].type == IMAP_T_LITERAL &&
+           (t->tok[t->n - 1].flags & IMAP_TF_PENDING);
+}
+
 static void w_children(imap_wbuf *w, const imap_toks *t, unsigned i, char open, char close)
 {
     put1(w, open);
     imap_w_tokens(w, t, i + 1, tok_next(t, i));
-    put1(w, close);
+    if (!ends_pending(t, i))
+        put1(w, close);
 }
 
 static void w_tok(imap_wbuf *w, const imap_toks *t, unsigned i)

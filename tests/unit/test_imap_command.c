@@ -532,6 +532,16 @@ static void prefix_parse(void **state)
     imap_w_command_parsed(&w, &c);
     assert_int_equal(imap_wbuf_result(&w), (int)strlen(login));
     assert_memory_equal(out, login, strlen(login));
+    /* ... inside lists, which stay open */
+    const char *open = "a XFOO (x (y ~{3}\r\n";
+    assert_int_equal(imap_command_parse_prefix(open, strlen(open), &lim, &c, tok, 16, &err),
+                     (int)strlen(open));
+    assert_true(c.partial);
+    assert_int_equal(tok[0].next, c.t.n);
+    imap_wbuf_init(&w, out, sizeof out);
+    imap_w_command_parsed(&w, &c);
+    assert_int_equal(imap_wbuf_result(&w), (int)strlen(open));
+    assert_memory_equal(out, open, strlen(open));
 }
 
 static void command_limits(void **state)
