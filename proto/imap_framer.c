@@ -39,7 +39,7 @@ void imap_framer_reset(imap_framer *f)
     f->state = FR_LINE;
     f->pos = f->line_start = f->kept = 0;
     f->lit_left = f->lit_size = 0;
-    f->lit_line_end = 0;
+    f->lit_line_end = f->lit_brace = 0;
     f->lit_binary = 0;
 }
 
@@ -154,7 +154,7 @@ static int scan_line(imap_framer *f, const char *buf, size_t len, imap_frame *ev
         f->lit_size = size;
         f->lit_line_end = e + 1;
         f->lit_binary = binary;
-        f->pos = brace; /* remembered for the error offset of begin_literal */
+        f->lit_brace = brace;
         ev->kind = IMAP_FRAME_SYNC_LITERAL;
         ev->n = e + 1;
         ev->literal_size = size;
@@ -182,7 +182,8 @@ int imap_framer_next(imap_framer *f, const char *buf, size_t len, imap_frame *ev
         case FR_SYNC:
             if (len < f->lit_line_end) /* not the same bytes: the caller broke the contract */
                 return mr_fail(err, MR_E_STATE, "literal", len);
-            r = begin_literal(f, f->lit_line_end, f->lit_size, f->lit_binary, f->pos, ev, err);
+            r = begin_literal(f, f->lit_line_end, f->lit_size, f->lit_binary, f->lit_brace, ev,
+                              err);
             if (r == 0)
                 return (int)ev->n;
             if (r < 0)

@@ -93,6 +93,7 @@ typedef struct imap_framer {
     uint64_t lit_left;      /* payload bytes of the current literal not yet skipped */
     uint64_t lit_size;      /* size of the literal being announced (sync pending) */
     size_t lit_line_end;    /* offset just after the marker line's LF (sync pending) */
+    size_t lit_brace;       /* offset of its "{" */
     int lit_binary;
     int no_stream;          /* internal: imap_frame_whole() */
 } imap_framer;
