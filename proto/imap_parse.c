@@ -76,7 +76,7 @@ static inline size_t run(ps *s, uint16_t mask)
 }
 
 /* Case-insensitive compare of p[0..n) with an upper-case keyword. */
-static int ieq(const char *p, size_t n, const char *kw)
+static inline int ieq(const char *p, size_t n, const char *kw)
 {
     size_t i = 0;
     for (; i < n; i++) {
@@ -761,65 +761,50 @@ static int date_arg(ps *s, const char *rule)
 
 imap_att imap_att_lookup(const char *p, size_t n)
 {
-    switch (n) {
-    case 3:
-        if (ieq(p, n, "UID"))
-            return IMAP_ATT_UID;
-        if (ieq(p, n, "ALL"))
-            return IMAP_ATT_ALL;
-        break;
-    case 4:
-        if (ieq(p, n, "BODY"))
-            return IMAP_ATT_BODY;
+    if (n < 3) /* dispatch on the first letter, then compare whole names */
+        return IMAP_ATT_OTHER;
+    switch (p[0] & 0xDF) {
+    case 'A':
+        return ieq(p, n, "ALL") ? IMAP_ATT_ALL : IMAP_ATT_OTHER;
+    case 'B':
+        if (n == 4)
+            return ieq(p, n, "BODY") ? IMAP_ATT_BODY : IMAP_ATT_OTHER;
+        if (n == 9)
+            return ieq(p, n, "BODY.PEEK") ? IMAP_ATT_BODY_PEEK : IMAP_ATT_OTHER;
+        if (n == 13)
+            return ieq(p, n, "BODYSTRUCTURE") ? IMAP_ATT_BODYSTRUCTURE : IMAP_ATT_OTHER;
+        if (n == 6)
+            return ieq(p, n, "BINARY") ? IMAP_ATT_BINARY : IMAP_ATT_OTHER;
+        if (n == 11 && ieq(p, n, "BINARY.PEEK"))
+            return IMAP_ATT_BINARY_PEEK;
+        if (n == 11 && ieq(p, n, "BINARY.SIZE"))
+            return IMAP_ATT_BINARY_SIZE;
+        return IMAP_ATT_OTHER;
+    case 'E':
+        return ieq(p, n, "ENVELOPE") ? IMAP_ATT_ENVELOPE : IMAP_ATT_OTHER;
+    case 'F':
+        if (n == 5)
+            return ieq(p, n, "FLAGS") ? IMAP_ATT_FLAGS : IMAP_ATT_OTHER;
         if (ieq(p, n, "FAST"))
             return IMAP_ATT_FAST;
-        if (ieq(p, n, "FULL"))
-            return IMAP_ATT_FULL;
-        break;
-    case 5:
-        if (ieq(p, n, "FLAGS"))
-            return IMAP_ATT_FLAGS;
-        break;
-    case 6:
-        if (ieq(p, n, "RFC822"))
-            return IMAP_ATT_RFC822;
-        if (ieq(p, n, "BINARY"))
-            return IMAP_ATT_BINARY;
-        if (ieq(p, n, "MODSEQ"))
-            return IMAP_ATT_MODSEQ;
-        break;
-    case 8:
-        if (ieq(p, n, "ENVELOPE"))
-            return IMAP_ATT_ENVELOPE;
-        break;
-    case 9:
-        if (ieq(p, n, "BODY.PEEK"))
-            return IMAP_ATT_BODY_PEEK;
-        break;
-    case 11:
-        if (ieq(p, n, "RFC822.SIZE"))
+        return ieq(p, n, "FULL") ? IMAP_ATT_FULL : IMAP_ATT_OTHER;
+    case 'I':
+        return ieq(p, n, "INTERNALDATE") ? IMAP_ATT_INTERNALDATE : IMAP_ATT_OTHER;
+    case 'M':
+        return ieq(p, n, "MODSEQ") ? IMAP_ATT_MODSEQ : IMAP_ATT_OTHER;
+    case 'R':
+        if (n == 6)
+            return ieq(p, n, "RFC822") ? IMAP_ATT_RFC822 : IMAP_ATT_OTHER;
+        if (n == 11 && ieq(p, n, "RFC822.SIZE"))
             return IMAP_ATT_RFC822_SIZE;
-        if (ieq(p, n, "RFC822.TEXT"))
+        if (n == 11 && ieq(p, n, "RFC822.TEXT"))
             return IMAP_ATT_RFC822_TEXT;
-        if (ieq(p, n, "BINARY.PEEK"))
-            return IMAP_ATT_BINARY_PEEK;
-        if (ieq(p, n, "BINARY.SIZE"))
-            return IMAP_ATT_BINARY_SIZE;
-        break;
-    case 12:
-        if (ieq(p, n, "INTERNALDATE"))
-            return IMAP_ATT_INTERNALDATE;
-        break;
-    case 13:
-        if (ieq(p, n, "RFC822.HEADER"))
-            return IMAP_ATT_RFC822_HEADER;
-        if (ieq(p, n, "BODYSTRUCTURE"))
-            return IMAP_ATT_BODYSTRUCTURE;
-        break;
+        return ieq(p, n, "RFC822.HEADER") ? IMAP_ATT_RFC822_HEADER : IMAP_ATT_OTHER;
+    case 'U':
+        return ieq(p, n, "UID") ? IMAP_ATT_UID : IMAP_ATT_OTHER;
     default:
-        break;
+        return IMAP_ATT_OTHER;
     }
-    return IMAP_ATT_OTHER;
 }
 
 /* section-spec = section-msgtext / (section-part ["." section-text]); returns 1 when it ends

@@ -1035,8 +1035,33 @@ static void accessor_edges(void **state)
                                          MR_STRICT, &dt),
                      0);
     assert_int_equal(dt.zone, 330);
-    assert_int_equal(imap_att_lookup("body.peek", 9), IMAP_ATT_BODY_PEEK);
-    assert_int_equal(imap_att_lookup("BODYX", 5), IMAP_ATT_OTHER);
+    const struct {
+        const char *name;
+        imap_att att;
+    } atts[] = {
+        {"ALL", IMAP_ATT_ALL},          {"FAST", IMAP_ATT_FAST},
+        {"FULL", IMAP_ATT_FULL},        {"ENVELOPE", IMAP_ATT_ENVELOPE},
+        {"FLAGS", IMAP_ATT_FLAGS},      {"INTERNALDATE", IMAP_ATT_INTERNALDATE},
+        {"RFC822", IMAP_ATT_RFC822},    {"RFC822.HEADER", IMAP_ATT_RFC822_HEADER},
+        {"RFC822.SIZE", IMAP_ATT_RFC822_SIZE}, {"RFC822.TEXT", IMAP_ATT_RFC822_TEXT},
+        {"BODY", IMAP_ATT_BODY},        {"BODY.PEEK", IMAP_ATT_BODY_PEEK},
+        {"BODYSTRUCTURE", IMAP_ATT_BODYSTRUCTURE}, {"UID", IMAP_ATT_UID},
+        {"BINARY", IMAP_ATT_BINARY},    {"BINARY.PEEK", IMAP_ATT_BINARY_PEEK},
+        {"BINARY.SIZE", IMAP_ATT_BINARY_SIZE}, {"MODSEQ", IMAP_ATT_MODSEQ},
+        {"BODYX", IMAP_ATT_OTHER},      {"RFC822.X", IMAP_ATT_OTHER},
+        {"X-GM-LABELS", IMAP_ATT_OTHER}, {"U", IMAP_ATT_OTHER},
+        {"BINARY.SIZ", IMAP_ATT_OTHER}, {"FLAG", IMAP_ATT_OTHER},
+    };
+    for (size_t k = 0; k < sizeof atts / sizeof atts[0]; k++) {
+        char lower[32];
+        size_t n = strlen(atts[k].name);
+        for (size_t j = 0; j <= n; j++)
+            lower[j] = (char)(atts[k].name[j] >= 'A' && atts[k].name[j] <= 'Z'
+                                  ? atts[k].name[j] + 32
+                                  : atts[k].name[j]);
+        assert_int_equal(imap_att_lookup(atts[k].name, n), atts[k].att);
+        assert_int_equal(imap_att_lookup(lower, n), atts[k].att);
+    }
     assert_null(imap_code_name(IMAP_CODE_OTHER));
     assert_string_equal(imap_code_name(IMAP_CODE_READ_WRITE), "READ-WRITE");
     assert_null(imap_code_name((imap_code)999));
