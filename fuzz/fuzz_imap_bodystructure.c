@@ -36,6 +36,9 @@ static void one(const char *att, const char *data, size_t size, mr_mode mode)
     imap_fetch_att a;
     FUZZ_CHECK(imap_fetch_begin(&it, &r) == 0 && imap_fetch_next(&it, &a) == 1);
     FUZZ_CHECK(a.value == 2);
+    imap_fetch_att more;
+    if (imap_fetch_next(&it, &more) != 0)
+        return; /* the input went on with more attributes: not one structure */
     imap_struct_pool pool = {bodies,  POOL, 0, envelopes, POOL, 0, addrs, POOL, 0,
                              params, POOL, 0, strings,   POOL, 0};
     imap_wbuf w;

@@ -457,6 +457,8 @@ static int gvalue(ps *s, const char *rule);
 static int glist(ps *s, const char *rule)
 {
     size_t open = s->pos;
+    if (cur(s) != '(')
+        return unexpected(s, rule);
     int i = open_tok(s, IMAP_T_LIST, open, rule);
     if (i < 0)
         return i;

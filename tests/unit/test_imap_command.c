@@ -151,6 +151,18 @@ static void mailbox_commands(void **state)
     assert_int_equal(c->c.t.tok[1].type, IMAP_T_LIST);
     cmd_err("a LIST \"\" ()\r\n", MR_STRICT, MR_E_SYNTAX, "patterns", 11);
     cmd_err("a LIST \"\" * FOO (X)\r\n", MR_STRICT, MR_E_SYNTAX, "list-return-opts", 12);
+    /* an optional list that is not one (fuzz regression: a read past a bare LF) */
+    cmd_err("a LIST \"\" * RETURN x\r\n", MR_STRICT, MR_E_SYNTAX, "list-return-opts", 19);
+    cmd_err("a LIST \"\" * RETURN \n", MR_LENIENT, MR_E_SYNTAX, "list-return-opts", 19);
+    cmd_err("a SELECT INBOX x\r\n", MR_STRICT, MR_E_SYNTAX, "params", 15);
+    cmd_err("a FETCH 1 ALL x\r\n", MR_STRICT, MR_E_SYNTAX, "fetch-modifiers", 14);
+    cmd_err("a SEARCH RETURN ALL\r\n", MR_STRICT, MR_E_SYNTAX, "search-return-opts", 16);
+    imap_command bad;
+    imap_token btok[8];
+    mr_error berr;
+    assert_int_equal(imap_command_parse("a LIST \"\" * RETURN \n", 20, NULL, &bad, btok, 8, &berr),
+                     MR_ERROR);
+    assert_int_equal(berr.offset, 19);
     c = cmd_ok("A002 LSUB \"#news.\" \"comp.mail.*\"\r\n", MR_STRICT);
     assert_int_equal(c->c.type, IMAP_CMD_LSUB);
     c = cmd_ok("A042 STATUS blurdybloop (UIDNEXT MESSAGES)\r\n", MR_STRICT);
