@@ -240,6 +240,8 @@ typedef struct imap_param_iter {
     unsigned i, end;
 } imap_param_iter;
 
+/* Start on params (a body-fld-param token, or IMAP_NONE). Returns 0, or -1 when the token is
+ * neither a LIST nor NIL. */
 int imap_param_begin(imap_param_iter *it, const imap_toks *t, unsigned params);
 
 /* Next name/value pair. Returns 1, 0 at the end, -1 when malformed. */

@@ -59,9 +59,9 @@ int imap_wbuf_result(const imap_wbuf *w);
 
 void imap_w_raw(imap_wbuf *w, const char *p, size_t n); /* bytes as they are, unchecked */
 void imap_w_cstr(imap_wbuf *w, const char *s);          /* a C string, unchecked */
-void imap_w_sp(imap_wbuf *w);
-void imap_w_crlf(imap_wbuf *w);
-void imap_w_number(imap_wbuf *w, uint64_t v);
+void imap_w_sp(imap_wbuf *w);                          /* " " */
+void imap_w_crlf(imap_wbuf *w);                        /* "\r\n" */
+void imap_w_number(imap_wbuf *w, uint64_t v);          /* decimal, no leading zeros */
 
 /* An atom (1*ATOM-CHAR). Error MR_E_SYNTAX when s is empty or has other bytes. */
 void imap_w_atom(imap_wbuf *w, mr_slice s);
@@ -206,6 +206,7 @@ typedef struct imap_envelope_w {
     imap_nstring in_reply_to, message_id;
 } imap_envelope_w;
 
+/* envelope: "(" date SP subject SP 6 address lists SP in-reply-to SP message-id ")". */
 void imap_w_envelope(imap_wbuf *w, const imap_envelope_w *env, unsigned opts);
 
 typedef struct imap_param_w {
