@@ -2347,7 +2347,7 @@ static int command(ps *s, imap_command *c)
 static void ps_init(ps *s, const char *item, size_t len, const imap_limits *lim,
                     imap_side side, imap_token *tok, unsigned tok_cap, mr_error *err)
 {
-    imap_limits def = imap_limits_default();
+    static const imap_limits def = IMAP_LIMITS_DEFAULT;
     if (!lim)
         lim = &def;
     memset(s, 0, sizeof *s);
