@@ -287,10 +287,6 @@ static int quoted(ps *s, const char *rule)
             i += k;
             continue;
         }
-        if (c < 0x20 && c != 0 && c != '\r' && c != '\n') { /* other CTLs are QUOTED-CHARs */
-            i++;
-            continue;
-        }
         if (c == 0)
             return fail(s, MR_E_NUL, rule, i);
         return fail(s, MR_E_SYNTAX, "quoted", i); /* CR or LF: unterminated */

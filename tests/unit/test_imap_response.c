@@ -1067,6 +1067,68 @@ static void accessor_edges(void **state)
     assert_null(imap_code_name((imap_code)999));
 }
 
+/* The oracle's comparison must see differences, not just agree. */
+static int parse_pair_equal(const char *a, const char *b)
+{
+    static imap_token ta[64], tb[64];
+    imap_response ra, rb;
+    mr_error err;
+    imap_limits lim = imap_limits_default();
+    lim.inline_literal_max = 4;
+    assert_int_equal(imap_response_parse(a, strlen(a), &lim, &ra, ta, 64, &err), (int)strlen(a));
+    assert_int_equal(imap_response_parse(b, strlen(b), &lim, &rb, tb, 64, &err), (int)strlen(b));
+    assert_int_equal(imap_toks_equal(&ra.t, &rb.t), imap_toks_equal(&rb.t, &ra.t));
+    return imap_response_equal(&ra, &rb);
+}
+
+static void equality(void **state)
+{
+    (void)state;
+    assert_true(parse_pair_equal("* X a (b \"c\")\r\n", "* X a (b \"c\")\r\n"));
+    assert_true(parse_pair_equal("* X \"ab\"\r\n", "* X {2}\r\nab\r\n"));      /* string forms */
+    assert_true(parse_pair_equal("* X \"a\\\"b\"\r\n", "* X {3}\r\na\"b\r\n")); /* escapes */
+    assert_true(parse_pair_equal("* X 05 0\r\n", "* X 5 000\r\n"));             /* numbers */
+    assert_true(parse_pair_equal("* X NIL\r\n", "* X nil\r\n"));
+    assert_false(parse_pair_equal("* X 5\r\n", "* X 6\r\n"));
+    assert_false(parse_pair_equal("* X 15\r\n", "* X 5\r\n"));
+    assert_false(parse_pair_equal("* X a\r\n", "* X b\r\n"));
+    assert_false(parse_pair_equal("* X a\r\n", "* X A\r\n"));                   /* atoms exact */
+    assert_false(parse_pair_equal("* X a\r\n", "* X \"a\"\r\n"));               /* atom vs string */
+    assert_false(parse_pair_equal("* X \"ab\"\r\n", "* X \"abc\"\r\n"));
+    assert_false(parse_pair_equal("* X \"a\\\\\"\r\n", "* X \"a\"\r\n"));
+    assert_false(parse_pair_equal("* X (a) b\r\n", "* X (a b)\r\n"));            /* shape */
+    assert_false(parse_pair_equal("* X a b\r\n", "* X a\r\n"));
+    assert_false(parse_pair_equal("* X {5}\r\n\r\n", "* X {6}\r\n\r\n"));     /* streamed sizes */
+    assert_false(parse_pair_equal("* X {5}\r\n\r\n", "* X \"abcde\"\r\n"));
+    assert_false(parse_pair_equal("* X a\r\n", "* Y a\r\n"));                   /* header fields */
+    assert_false(parse_pair_equal("* OK a\r\n", "* OK b\r\n"));
+    assert_false(parse_pair_equal("* 1 EXISTS\r\n", "* 2 EXISTS\r\n"));
+    assert_false(parse_pair_equal("a OK x\r\n", "b OK x\r\n"));
+    /* imap_tok_is */
+    resp_ctx *c = resp_ok("* LIST (\\HasNoChildren) NIL inbox\r\n", MR_STRICT);
+    assert_true(imap_tok_is(&c->r.t, 1, "\\hasnochildren"));
+    assert_true(imap_tok_is(&c->r.t, 2, "NIL"));
+    assert_true(imap_tok_is(&c->r.t, 3, "INBOX"));
+    assert_false(imap_tok_is(&c->r.t, 0, "("));
+    assert_false(imap_tok_is(&c->r.t, 9, "x"));
+    /* sections of every kind */
+    c = resp_ok("* 1 FETCH (BODY[TEXT] NIL BODY[2.MIME] NIL BODY[1.3] NIL BODY[HEADER.FIELDS.NOT "
+                "(X)] NIL)\r\n",
+                MR_STRICT);
+    imap_fetch_iter it;
+    imap_fetch_att a;
+    imap_section sec;
+    const imap_section_text want[] = {IMAP_SECT_TEXT, IMAP_SECT_MIME, IMAP_SECT_NONE,
+                                      IMAP_SECT_HEADER_FIELDS_NOT};
+    assert_int_equal(imap_fetch_begin(&it, &c->r), 0);
+    for (int k = 0; k < 4; k++) {
+        assert_int_equal(imap_fetch_next(&it, &a), 1);
+        assert_int_equal(imap_section_decode(&c->r.t, a.section_tok, &sec), 0);
+        assert_int_equal(sec.text, want[k]);
+    }
+    assert_int_equal(imap_section_decode(&c->r.t, 0, &sec), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1085,6 +1147,7 @@ int main(void)
         cmocka_unit_test(limits),
         cmocka_unit_test(streamed_literal_tokens),
         cmocka_unit_test(accessor_edges),
+        cmocka_unit_test(equality),
     };
     return cmocka_run_group_tests_name("imap_response", tests, NULL, NULL);
 }
