@@ -1345,8 +1345,11 @@ const char *imap_code_name(imap_code c)
 
 static imap_code code_lookup(const char *p, size_t n)
 {
+    if (n == 0)
+        return IMAP_CODE_OTHER;
+    char first = (char)(p[0] & 0xDF);
     for (int c = IMAP_CODE_ALERT; c < IMAP_CODE__COUNT; c++)
-        if (ieq(p, n, code_names[c]))
+        if (code_names[c][0] == first && ieq(p, n, code_names[c]))
             return (imap_code)c;
     return IMAP_CODE_OTHER;
 }
@@ -1918,8 +1921,11 @@ const char *imap_cmd_name(imap_cmd_type t)
 
 static imap_cmd_type cmd_lookup(mr_slice n)
 {
+    if (n.n == 0)
+        return IMAP_CMD_UNKNOWN;
+    char first = (char)(n.p[0] & 0xDF); /* cheap filter before the full comparison */
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
-        if (sieq(n, commands[k].name))
+        if (commands[k].name[0] == first && sieq(n, commands[k].name))
             return commands[k].type;
     return IMAP_CMD_UNKNOWN;
 }
@@ -2003,8 +2009,9 @@ static int search_key(ps *s, const char *rule)
     if (run(s, s->m_atom) == 0)
         return unexpected(s, "search-key");
     const skey *k = NULL;
+    char first = (char)(s->p[a] & 0xDF);
     for (size_t j = 0; j < sizeof search_keys / sizeof search_keys[0]; j++)
-        if (ieq(s->p + a, s->pos - a, search_keys[j].name)) {
+        if (search_keys[j].name[0] == first && ieq(s->p + a, s->pos - a, search_keys[j].name)) {
             k = &search_keys[j];
             break;
         }
