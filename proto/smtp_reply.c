@@ -182,6 +182,10 @@ int smtp_reply_parse(const char *buf, size_t len, mr_mode mode, const smtp_reply
      * when its fourth byte is "-"; anything else (garbage included) ends it. */
     for (;;) {
         size_t avail = len - pos, window = max_line + 2;
+        if (avail > 0 && nl >= rep->lines_cap) { /* a line too many has started */
+            reset_scan(rep);
+            return mr_fail(err, MR_E_LIMIT_COUNT, "Reply-line", pos);
+        }
         const char *lf = memchr(buf + pos, '\n', avail < window ? avail : window);
         if (!lf) {
             if (avail >= window) {
@@ -192,10 +196,7 @@ int smtp_reply_parse(const char *buf, size_t len, mr_mode mode, const smtp_reply
             rep->scan_lines = nl;
             return MR_NEED_MORE;
         }
-        if (++nl > rep->lines_cap) {
-            reset_scan(rep);
-            return mr_fail(err, MR_E_LIMIT_COUNT, "Reply-line", pos);
-        }
+        nl++;
         size_t end = (size_t)(lf - buf);
         int more = end - pos >= 4 && buf[pos + 3] == '-';
         pos = end + 1;
