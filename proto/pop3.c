@@ -379,9 +379,9 @@ static int check_field(mr_slice s, int space_ok, const char *rule, mr_error *err
         unsigned char ch = (unsigned char)s.p[i];
         if (ch == 0)
             return mr_fail(err, MR_E_NUL, rule, i);
-        if (ch < 0x20 || ch == 0x7F)
+        if ((ch < 0x20 && !(ch == '\t' && space_ok)) || ch == 0x7F)
             return mr_fail(err, MR_E_CTL, rule, i);
-        if (ch == ' ' && !space_ok)
+        if ((ch == ' ' || ch == '\t') && !space_ok)
             return mr_fail(err, MR_E_SYNTAX, rule, i);
     }
     return 0;
@@ -578,7 +578,7 @@ int pop3_response_write(char *dst, size_t cap, const pop3_response *resp, mr_err
     if (check_field(resp->code, 0, "resp-code", err) || check_field(resp->text, 1, "text", err))
         return MR_ERROR;
     for (size_t i = 0; i < resp->code.n; i++)
-        if (resp->code.p[i] == ']' || resp->code.p[i] == '[')
+        if (resp->code.p[i] == ']')
             return mr_fail(err, MR_E_SYNTAX, "resp-code", i);
     if (resp->status == POP3_CONT && resp->code.n)
         return mr_fail(err, MR_E_SYNTAX, "resp-code", 0);

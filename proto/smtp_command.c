@@ -1032,16 +1032,17 @@ const smtp_param *smtp_command_param(const smtp_command *cmd, const char *keywor
 
 /* ---- writer ---- */
 
-/* A field may not carry controls (CRLF injection) and, when it is one token, no space. */
+/* A field may not carry controls (CRLF injection) and, when it is one token, no blanks;
+ * free text (a String, a local part, a password) may hold SP and HT. */
 static int check_field(mr_slice s, int space_ok, const char *rule, mr_error *err)
 {
     for (size_t i = 0; i < s.n; i++) {
         unsigned char ch = (unsigned char)s.p[i];
         if (ch == 0)
             return mr_fail(err, MR_E_NUL, rule, i);
-        if (ch < 0x20 || ch == 0x7F)
+        if ((ch < 0x20 && !(ch == '\t' && space_ok)) || ch == 0x7F)
             return mr_fail(err, MR_E_CTL, rule, i);
-        if (ch == ' ' && !space_ok)
+        if ((ch == ' ' || ch == '\t') && !space_ok)
             return mr_fail(err, MR_E_SYNTAX, rule, i);
     }
     return 0;
@@ -1132,11 +1133,10 @@ static int write_args(mr_out *o, const smtp_command *cmd, mr_error *err)
         return 0;
     case SMTP_VRFY:
     case SMTP_EXPN:
-        if (need(cmd->string, "String", err))
-            return MR_ERROR;
-        /* fall through */
     case SMTP_HELP:
     case SMTP_NOOP:
+        if ((cmd->verb == SMTP_VRFY || cmd->verb == SMTP_EXPN) && need(cmd->string, "String", err))
+            return MR_ERROR;
         if (check_field(cmd->string, 1, "String", err))
             return MR_ERROR;
         if (cmd->string.n) {
