@@ -1040,10 +1040,13 @@ static int check_field(mr_slice s, int space_ok, const char *rule, mr_error *err
         unsigned char ch = (unsigned char)s.p[i];
         if (ch == 0)
             return mr_fail(err, MR_E_NUL, rule, i);
-        if ((ch < 0x20 && !(ch == '\t' && space_ok)) || ch == 0x7F)
+        if (ch == ' ' || ch == '\t') {
+            if (!space_ok)
+                return mr_fail(err, MR_E_SYNTAX, rule, i);
+            continue;
+        }
+        if (ch < 0x20 || ch == 0x7F)
             return mr_fail(err, MR_E_CTL, rule, i);
-        if ((ch == ' ' || ch == '\t') && !space_ok)
-            return mr_fail(err, MR_E_SYNTAX, rule, i);
     }
     return 0;
 }
