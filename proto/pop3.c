@@ -5,6 +5,7 @@
 
 #include "proto/dotstream.h"
 #include "proto/mr_out.h"
+#include "proto/mr_scan.h"
 
 #define RFC_ARG_MAX 40       /* RFC 2449 3: an argument is at most 40 octets */
 #define RFC_STATUS_LINE 510  /* RFC 2449 4: 512 octets with CRLF */
@@ -84,10 +85,11 @@ static int b64_valid(const char *p, size_t n, size_t *bad)
 static int check_text(const char *p, size_t n, mr_mode mode, const char *rule, size_t base,
                       mr_error *err)
 {
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0;; i++) {
+        i += mr_scan_printable(p + i, n - i);
+        if (i >= n)
+            return 0;
         unsigned char ch = (unsigned char)p[i];
-        if ((unsigned char)(ch - 32) < 95)
-            continue;
         if (ch >= 0x80) {
             if (mode == MR_STRICT)
                 return mr_fail(err, MR_E_8BIT, rule, base + i);
@@ -98,7 +100,6 @@ static int check_text(const char *p, size_t n, mr_mode mode, const char *rule, s
         mr_errcode code = ch == 0 ? MR_E_NUL : ch == '\r' ? MR_E_BARE_CR : MR_E_CTL;
         return mr_fail(err, code, rule, base + i);
     }
-    return 0;
 }
 
 /* ---- commands ---- */

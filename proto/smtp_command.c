@@ -1,9 +1,11 @@
 /* smtp_command.c -- see smtp_command.h. Grammar: RFC 5321 4.1.2 unless noted. */
 #include "proto/smtp_command.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "proto/mr_out.h"
+#include "proto/mr_scan.h"
 
 #define NO_OFFSET ((size_t)-1)
 
@@ -177,19 +179,19 @@ static int expect_end(cur *c, const char *rule)
 }
 
 /* Every byte of the line must be text: NUL, CR and other controls are refused in both modes
- * (HTAB only in strict, where no rule allows it). */
+ * (HTAB only in strict, where no rule allows it). 8-bit bytes are left to the grammar. */
 static int check_controls(const char *s, size_t n, mr_mode mode, mr_error *err)
 {
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0;; i++) {
+        i += mr_scan_printable(s + i, n - i);
+        if (i >= n)
+            return 0;
         unsigned char ch = (unsigned char)s[i];
-        if (ch >= 0x20 && ch != 0x7F)
-            continue;
-        if (ch == '\t' && mode == MR_LENIENT)
+        if (ch >= 0x80 || (ch == '\t' && mode == MR_LENIENT))
             continue;
         mr_errcode code = ch == 0 ? MR_E_NUL : ch == '\r' ? MR_E_BARE_CR : MR_E_CTL;
         return mr_fail(err, code, "command-line", i);
     }
-    return 0;
 }
 
 /* ---- domains and address literals (RFC 5321 4.1.2, 4.1.3) ---- */
@@ -898,8 +900,13 @@ static int parse_string_verb(cur *c, smtp_command *cmd, const smtp_command_limit
 
 static smtp_verb lookup_verb(mr_slice token)
 {
+    char up[8];
+    if (token.n != 4 && token.n != 8) /* every verb has 4 letters but STARTTLS */
+        return SMTP_VERB_NONE;
+    for (size_t i = 0; i < token.n; i++)
+        up[i] = (char)ascii_upper((unsigned char)token.p[i]);
     for (int v = SMTP_EHLO; v < SMTP_VERB__COUNT; v++)
-        if (mr_slice_eq_ci(token, verb_names[v]))
+        if ((verb_names[v][4] ? 8u : 4u) == token.n && memcmp(up, verb_names[v], token.n) == 0)
             return (smtp_verb)v;
     return SMTP_VERB_NONE;
 }
@@ -979,7 +986,7 @@ int smtp_command_parse(const char *buf, size_t len, mr_mode mode,
     }
     if (check_controls(line.p, line.n, mode, err))
         return MR_ERROR;
-    memset(cmd, 0, sizeof *cmd);
+    memset(cmd, 0, offsetof(smtp_command, params)); /* params[] is filled as it is parsed */
     cur c = {.s = buf, .n = line.n, .mode = mode, .first_8bit = NO_OFFSET, .err = err};
     if (mode == MR_LENIENT)
         while (c.n > 0 && (buf[c.n - 1] == ' ' || buf[c.n - 1] == '\t'))

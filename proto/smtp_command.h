@@ -83,7 +83,8 @@ typedef struct smtp_param {
 /* Room in smtp_command for parameters; smtp_command_limits.max_params may lower it. */
 #define SMTP_PARAMS_MAX 16
 
-/* One parsed command. Only the fields of its verb are set; the rest are zero. */
+/* One parsed command. Only the fields of its verb are set; the rest are zero, except
+ * params[nparams..], which are unspecified. */
 typedef struct smtp_command {
     smtp_verb verb;
     mr_slice verb_text;          /* the verb as sent ("ehlo") */
@@ -92,10 +93,8 @@ typedef struct smtp_command {
     /* EHLO, HELO */
     mr_slice domain;             /* Domain or address literal (lenient: first token) */
     smtp_host_kind domain_kind;
-    /* MAIL, RCPT; VRFY and EXPN use params for "SMTPUTF8" (RFC 6531 3.7.4.2) */
+    /* MAIL, RCPT */
     smtp_path path;
-    smtp_param params[SMTP_PARAMS_MAX];
-    size_t nparams;
     /* BDAT */
     uint64_t chunk_size;
     unsigned char last;          /* "BDAT n LAST" */
@@ -105,6 +104,10 @@ typedef struct smtp_command {
     unsigned char has_initial_response; /* 1 for "AUTH X <b64>" and for "AUTH X =" */
     /* VRFY, EXPN, HELP, NOOP */
     mr_slice string;             /* the String argument (HELP/NOOP: empty when none) */
+    /* MAIL, RCPT; VRFY and EXPN use them for "SMTPUTF8" (RFC 6531 3.7.4.2). Last, so that
+     * clearing a command does not touch the array. */
+    size_t nparams;
+    smtp_param params[SMTP_PARAMS_MAX];
 } smtp_command;
 
 /* Limits and options. Use smtp_command_limits_default() and change what you need. */
