@@ -152,6 +152,17 @@ static void command_errors(void **state)
     cmd_bad(&c, "TOP 1\r\n", MR_E_EMPTY, "top", 5);
     cmd_bad(&c, "TOP 1 x\r\n", MR_E_NUMBER, "n", 6);
     cmd_bad(&c, "STAT x\r\n", MR_E_TRAILING, "STAT", 4);
+    cmd_bad(&c, "DELE\r\n", MR_E_EMPTY, "msg", 4);
+    cmd_bad(&c, "UIDL x\r\n", MR_E_NUMBER, "msg", 5);
+    cmd_bad(&c, "CAPA x\r\n", MR_E_TRAILING, "CAPA", 4);
+    cmd_bad(&c, "STLS \r\n", MR_E_TRAILING, "STLS", 4);
+    cmd_bad(&c, "NOOP 1\r\n", MR_E_TRAILING, "NOOP", 4);
+    cmd_bad(&c, "RSET 1\r\n", MR_E_TRAILING, "RSET", 4);
+    cmd_bad(&c, "QUIT now\r\n", MR_E_TRAILING, "QUIT", 4);
+    cmd_bad(&c, "APOP mrose\r\n", MR_E_EMPTY, "apop", 10);
+    cmd_bad(&c, "AUTH PLAIN a b\r\n", MR_E_BASE64, "initial-response", 12);
+    cmd_bad(&c, "AUTH PLAIN YQ== b\r\n", MR_E_TRAILING, "auth", 15);
+    cmd_bad(&c, "AUTH ABCDEFGHIJKLMNOPQRSTU\r\n", MR_E_SYNTAX, "sasl-mech", 5);
     cmd_bad(&c, "LIST 1 2\r\n", MR_E_TRAILING, "LIST", 6);
     cmd_bad(&c, "XTND XMIT\r\n", MR_E_UNKNOWN_COMMAND, "command", 0);
     cmd_bad(&c, "\r\n", MR_E_EMPTY, "command", 0);

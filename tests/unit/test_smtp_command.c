@@ -167,6 +167,9 @@ static void ehlo_errors(void **state)
     bad(&c, "EHLO [IPv6:1:2:3:4:5:6:7]\r\n", MR_E_SYNTAX, "IPv6-addr", 11);
     bad(&c, "EHLO [IPv6:12345::]\r\n", MR_E_SYNTAX, "IPv6-addr", 11);
     bad(&c, "EHLO [1.2.3.4\r\n", MR_E_SYNTAX, "address-literal", 13);
+    bad(&c, "EHLO [x-tag:]\r\n", MR_E_SYNTAX, "General-address-literal", 6);
+    bad(&c, "EHLO [tag-:x]\r\n", MR_E_SYNTAX, "General-address-literal", 6);
+    bad(&c, "EHLO [a\\b]\r\n", MR_E_SYNTAX, "address-literal", 7);
     bad(&c, "HELO [10.0.0.1]\r\n", MR_E_SYNTAX, "Domain", 5); /* HELO takes a Domain only */
     bad(&c, "EHLO ex\xc3\xa4mple.org\r\n", MR_E_8BIT, "Domain", 7);
     bad(&c, "EHLO ex\xc3mple.org\r\n", MR_E_UTF8, "Domain", 7);
@@ -268,6 +271,8 @@ static void mail_parameter_errors(void **state)
     bad(&c, "MAIL FROM:<a@b.c> SMTPUTF8=yes\r\n", MR_E_SYNTAX, "esmtp-param", 27);
     bad(&c, "MAIL FROM:<a@b.c> RET=ALL\r\n", MR_E_SYNTAX, "ret-value", 22);
     bad(&c, "MAIL FROM:<a@b.c> ENVID=a+zz\r\n", MR_E_SYNTAX, "envid-value", 24);
+    bad(&c, "MAIL FROM:<a@b.c> AUTH=a+2b\r\n", MR_E_SYNTAX, "auth-param", 23);
+    bad(&c, "MAIL FROM:<a@b.c> BODY\r\n", MR_E_SYNTAX, "body-value", 18);
     bad(&c, "MAIL FROM:<a@b.c> SIZE=1 size=2\r\n", MR_E_SYNTAX, "esmtp-param", 25);
     bad(&c, "MAIL FROM:<a@b.c> SIZE=\r\n", MR_E_EMPTY, "esmtp-value", 23);
     bad(&c, "MAIL FROM:<a@b.c> SIZE=1=2\r\n", MR_E_SYNTAX, "esmtp-value", 24);
@@ -401,6 +406,8 @@ static void simple_verbs(void **state)
         assert_int_equal(ok(&c, cases[i].line)->verb, cases[i].verb);
     bad(&c, "DATA x\r\n", MR_E_TRAILING, "DATA", 4);
     bad(&c, "QUIT \r\n", MR_E_TRAILING, "QUIT", 4);
+    bad(&c, "RSET now\r\n", MR_E_TRAILING, "RSET", 4);
+    bad(&c, "STARTTLS x\r\n", MR_E_TRAILING, "STARTTLS", 8);
     bad(&c, "QUIT\n", MR_E_BARE_LF, "CRLF", 4);
     bad(&c, "XYZZY\r\n", MR_E_UNKNOWN_COMMAND, "command", 0);
     bad(&c, "MAIL:\r\n", MR_E_UNKNOWN_COMMAND, "command", 0);
@@ -434,6 +441,9 @@ static void string_verbs(void **state)
     bad(&c, "VRFY Smith X\r\n", MR_E_SYNTAX, "esmtp-param", 11);
     bad(&c, "VRFY j\xc3\xb6rg\r\n", MR_E_8BIT, "String", 6);
     bad(&c, "NOOP hello world\r\n", MR_E_TRAILING, "noop", 10);
+    bad(&c, "EXPN\r\n", MR_E_EMPTY, "expn", 4);
+    bad(&c, "EXPN list X=1\r\n", MR_E_SYNTAX, "esmtp-param", 10);
+    bad(&c, "HELP \"unterminated\r\n", MR_E_SYNTAX, "String", 5);
     c.mode = MR_LENIENT;
     cmd = ok(&c, "VRFY <Smith@bar.com>\r\n");
     assert_slice(cmd->string, "<Smith@bar.com>");
