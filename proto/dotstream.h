@@ -13,8 +13,9 @@
  *
  * The streaming reader (dot_read) gives the content as slices of the caller's input: zero
  * copy, no buffering, any split of the input gives the same bytes. Violations (bare LF, bare
- * CR, long lines) are recorded as flags with the stream offset of the first of each kind and
- * never stop the stream: a server wants to read to the end and then decide what to reply.
+ * CR, long lines) are recorded in both modes as flags with the stream offset of the first of
+ * each kind, and never stop the stream: a server wants to read to the end and then decide
+ * what to reply (strict conformance checks report them; lenient callers may ignore them).
  * The line reader (dot_line_next) gives one line at a time, for short structured lines such
  * as POP3 LIST/UIDL/CAPA listings. The writer (dot_write, dot_write_end) dot-stuffs.
  */

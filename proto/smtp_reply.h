@@ -67,7 +67,9 @@ void smtp_reply_init(smtp_reply *rep, smtp_reply_line *lines, size_t lines_cap);
  * scanned. MR_ERROR with *err: framing limits (MR_E_LIMIT_LINE: a line longer than max_line,
  * reported as soon as max_line + 2 bytes hold no LF; MR_E_LIMIT_COUNT: more than lines_cap
  * lines) are found as the bytes arrive; grammar errors once the reply is complete. After a
- * complete reply or an error, rep is ready for the next reply. err->offset counts from buf.
+ * complete reply or an error, rep is ready for the next reply; after MR_NEED_MORE or MR_ERROR
+ * its result fields and lines[] are unspecified (framing keeps notes there). err->offset
+ * counts from buf.
  * lim may be NULL for the defaults. Cost: O(reply bytes); memory: none beyond rep and lines. */
 int smtp_reply_parse(const char *buf, size_t len, mr_mode mode, const smtp_reply_limits *lim,
                      smtp_reply *rep, mr_error *err);
