@@ -172,6 +172,8 @@ typedef struct pop3_capa_iter {
     int done;
 } pop3_capa_iter;
 
+/* Start iterating the CAPA body buf[0..len) (lim may be NULL; it is copied). Nothing is read
+ * until pop3_capa_next. */
 void pop3_capa_iter_init(pop3_capa_iter *it, const char *buf, size_t len, mr_mode mode,
                          const pop3_limits *lim);
 

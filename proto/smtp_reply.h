@@ -110,6 +110,7 @@ typedef struct smtp_ehlo_iter {
     size_t next;
 } smtp_ehlo_iter;
 
+/* Start at the first keyword line of rep (which must stay as parsed while iterating). */
 void smtp_ehlo_iter_init(smtp_ehlo_iter *it, const smtp_reply *rep, mr_mode mode);
 
 /* Returns 1 with *kw (slices into the reply's buffer), 0 after the last keyword, MR_ERROR with
