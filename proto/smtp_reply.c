@@ -179,7 +179,7 @@ int smtp_reply_parse(const char *buf, size_t len, mr_mode mode, const smtp_reply
     if (max_line > MR_LIMIT_MAX)
         max_line = MR_LIMIT_MAX;
     size_t pos = rep->scan_pos, nl = rep->scan_lines;
-    if (pos > len) { /* not the bytes of the earlier call: start over */
+    if (pos > len || nl > rep->lines_cap) { /* not the earlier call's bytes or array: restart */
         pos = 0;
         nl = 0;
     }
