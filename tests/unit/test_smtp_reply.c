@@ -464,6 +464,13 @@ static void framing(void **state)
     assert_int_equal(smtp_reply_parse(part, strlen(part), MR_STRICT, NULL, &rep, &err),
                      MR_NEED_MORE);
     assert_int_equal(smtp_reply_parse("250 x\r\n", 7, MR_STRICT, NULL, &rep, &err), 7);
+    /* ... or that shrank the line array: framing restarts, nothing is written past it */
+    assert_int_equal(smtp_reply_parse(part, strlen(part), MR_STRICT, NULL, &rep, &err),
+                     MR_NEED_MORE);
+    rep.lines_cap = 1;
+    assert_int_equal(smtp_reply_parse(whole, strlen(whole), MR_STRICT, NULL, &rep, &err), MR_ERROR);
+    assert_int_equal(err.code, MR_E_LIMIT_COUNT);
+    assert_int_equal(err.offset, 7);
 }
 
 static void limits(void **state)
