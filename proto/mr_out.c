@@ -1,0 +1,56 @@
+/* mr_out.c -- see mr_out.h. */
+#include "proto/mr_out.h"
+
+#include <string.h>
+
+void mr_out_init(mr_out *o, char *dst, size_t cap)
+{
+    o->p = dst;
+    o->cap = dst ? cap : 0;
+    o->len = 0;
+}
+
+void mr_out_put(mr_out *o, const void *s, size_t n)
+{
+    if (n > MR_LIMIT_MAX || o->len + n > MR_LIMIT_MAX) {
+        o->len = MR_LIMIT_MAX + 1; /* saturate: the result is an error anyway */
+        return;
+    }
+    /* Copy only while everything so far fits, so the buffer holds a clean prefix. */
+    if (o->len + n <= o->cap && n)
+        memcpy(o->p + o->len, s, n);
+    o->len += n;
+}
+
+void mr_out_str(mr_out *o, const char *s)
+{
+    mr_out_put(o, s, strlen(s));
+}
+
+void mr_out_char(mr_out *o, char c)
+{
+    mr_out_put(o, &c, 1);
+}
+
+void mr_out_slice(mr_out *o, mr_slice s)
+{
+    mr_out_put(o, s.p, s.n);
+}
+
+void mr_out_u64(mr_out *o, uint64_t v)
+{
+    char digits[20];
+    size_t n = 0;
+    do {
+        digits[sizeof digits - ++n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    mr_out_put(o, digits + sizeof digits - n, n);
+}
+
+int mr_out_result(const mr_out *o, const char *rule, mr_error *err)
+{
+    if (o->len > MR_LIMIT_MAX)
+        return mr_fail(err, MR_E_LIMIT_LITERAL, rule, 0);
+    return (int)o->len;
+}

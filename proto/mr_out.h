@@ -1,0 +1,39 @@
+/* mr_out.h -- a bounded output builder for the writers in proto/.
+ *
+ * Every writer in proto/ writes into a caller buffer of a given size and returns the length
+ * of its whole output: when that is <= the buffer size the output was written; when it is
+ * larger, it is the size needed and the buffer holds an unspecified prefix (never more than
+ * its size). mr_out is the one place that implements this: puts copy while the output fits and
+ * only count once it does not, so a writer is straight-line code with no size checks.
+ */
+#ifndef MAILRIG_PROTO_MR_OUT_H
+#define MAILRIG_PROTO_MR_OUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/mr.h"
+
+typedef struct mr_out {
+    char *p;      /* caller's buffer (may be NULL when cap is 0: a pure size query) */
+    size_t cap;   /* its size */
+    size_t len;   /* bytes the output needs so far; saturates at MR_LIMIT_MAX + 1 */
+} mr_out;
+
+/* Start an output into dst[0..cap). */
+void mr_out_init(mr_out *o, char *dst, size_t cap);
+
+/* Append n bytes (copied only while the whole output still fits). */
+void mr_out_put(mr_out *o, const void *s, size_t n);
+
+/* Append a NUL-terminated string, one byte, a slice, or a decimal number. */
+void mr_out_str(mr_out *o, const char *s);
+void mr_out_char(mr_out *o, char c);
+void mr_out_slice(mr_out *o, mr_slice s);
+void mr_out_u64(mr_out *o, uint64_t v);
+
+/* The writer's return value: the output length (written when <= cap, needed when > cap), or
+ * MR_ERROR with MR_E_LIMIT_LITERAL (rule given) when the output would exceed MR_LIMIT_MAX. */
+int mr_out_result(const mr_out *o, const char *rule, mr_error *err);
+
+#endif
