@@ -1,4 +1,5 @@
 /* mock.c -- see mock.h. */
+#include "servers/errbuf.h"
 #include "servers/mock.h"
 
 #include <errno.h>
@@ -38,15 +39,6 @@ mock_options mock_options_default(void)
         .limits = server_limits_default(),
     };
     return o;
-}
-
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen,
-                                                          const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 /* ---- watchers -------------------------------------------------------------------------- */
@@ -121,14 +113,14 @@ static int open_store(mock *m, char *err, size_t errlen, int *env_error)
     store_config_default(&cfg);
     cfg.spool = m->opt.spool_dir;
     if (store_open(&cfg, &m->st) != STORE_OK) {
-        set_err(err, errlen, "store: %s", m->st ? store_errmsg(m->st) : "cannot open");
+        errbuf_set(err, errlen, "store: %s", m->st ? store_errmsg(m->st) : "cannot open");
         *env_error = 1;
         return -1;
     }
     char data[4096], messages[4096];
     if (paths_data_dir(data, sizeof data) < 0 ||
         paths_join(messages, sizeof messages, data, "profiles", "messages") < 0) {
-        set_err(err, errlen, "cannot find the data directory (set MAILRIG_DATA)");
+        errbuf_set(err, errlen, "cannot find the data directory (set MAILRIG_DATA)");
         *env_error = 1;
         return -1;
     }
@@ -150,7 +142,7 @@ static int open_store(mock *m, char *err, size_t errlen, int *env_error)
                 goto store_error;
             char list[4096];
             if (seed_list(f, list, sizeof list) != 0) {
-                set_err(err, errlen, "folder %s: too many seed messages", f->name);
+                errbuf_set(err, errlen, "folder %s: too many seed messages", f->name);
                 return -1;
             }
             if (list[0] && store_seed(m->st, a, f->name, messages, list) != STORE_OK)
@@ -159,7 +151,7 @@ static int open_store(mock *m, char *err, size_t errlen, int *env_error)
     }
     return 0;
 store_error:
-    set_err(err, errlen, "store: %s", store_errmsg(m->st));
+    errbuf_set(err, errlen, "store: %s", store_errmsg(m->st));
     *env_error = 1;
     return -1;
 }
@@ -188,7 +180,7 @@ static int prepare_tls(mock *m, char *err, size_t errlen, int *env_error)
     const char *hosts[PKI_MAX_HOSTS];
     size_t nhosts = profile_hosts(p, hosts, PKI_MAX_HOSTS);
     if (nhosts > PKI_MAX_HOSTS) {
-        set_err(err, errlen, "profile %s names %zu hosts; certificates hold at most %d", p->name,
+        errbuf_set(err, errlen, "profile %s names %zu hosts; certificates hold at most %d", p->name,
                 nhosts, PKI_MAX_HOSTS);
         return -1;
     }
@@ -202,7 +194,7 @@ static int prepare_tls(mock *m, char *err, size_t errlen, int *env_error)
     char perr[512];
     int r = pki_ensure(state, &req, &m->pki, perr, sizeof perr);
     if (r != PKI_OK) {
-        set_err(err, errlen, "pki: %s", perr);
+        errbuf_set(err, errlen, "pki: %s", perr);
         *env_error = r == PKI_ERR_ENV;
         return -1;
     }
@@ -217,7 +209,7 @@ static int prepare_tls(mock *m, char *err, size_t errlen, int *env_error)
             continue;
         m->tls[v] = tls_server_ctx_from_pki(m->pki, p->name, v, &cfg, perr, sizeof perr);
         if (!m->tls[v]) {
-            set_err(err, errlen, "tls (%s certificate): %s", pki_variant_name(v), perr);
+            errbuf_set(err, errlen, "tls (%s certificate): %s", pki_variant_name(v), perr);
             *env_error = 1;
             return -1;
         }
@@ -255,13 +247,13 @@ static int start_listeners(mock *m, char *err, size_t errlen, int *env_error)
         *ml = (mock_listener){m, p, l, m->st, m->opt.seed, 0};
         session_factory factory = sessions_factory(l->proto);
         if (!factory && l->mode != PROFILE_MODE_CLOSED && l->mode != PROFILE_MODE_SILENT) {
-            set_err(err, errlen, "listener %u: no %s session in this build", l->port,
+            errbuf_set(err, errlen, "listener %u: no %s session in this build", l->port,
                     profile_proto_name(l->proto));
             return -1;
         }
         int local = m->opt.port_base ? m->opt.port_base + (int)l->port : 0;
         if (local > 65535) {
-            set_err(err, errlen, "listener %u: port base %d puts it at %d, past 65535", l->port,
+            errbuf_set(err, errlen, "listener %u: port base %d puts it at %d, past 65535", l->port,
                     m->opt.port_base, local);
             return -1;
         }
@@ -285,7 +277,7 @@ static int start_listeners(mock *m, char *err, size_t errlen, int *env_error)
         char lerr[256];
         int port = server_listen(m->srv, &spec, lerr, sizeof lerr);
         if (port < 0) {
-            set_err(err, errlen, "listen %s %u: %s", spec.protocol, l->port, lerr);
+            errbuf_set(err, errlen, "listen %s %u: %s", spec.protocol, l->port, lerr);
             *env_error = 1;
             return -1;
         }
@@ -301,7 +293,7 @@ mock *mock_start(struct event_base *base, const profile *p, const mock_options *
     *env_error = 0;
     mock *m = calloc(1, sizeof *m);
     if (!m) {
-        set_err(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         return NULL;
     }
     m->prof = p;
@@ -400,14 +392,14 @@ int mock_write_ports_file(const mock *m, const char *path, char *err, size_t err
 {
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp) {
-        set_err(err, errlen, "%s: path too long", path);
+        errbuf_set(err, errlen, "%s: path too long", path);
         return -1;
     }
     json_t *j = mock_json(m);
     int r = json_dump_file(j, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(j);
     if (r != 0 || rename(tmp, path) != 0) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        errbuf_set(err, errlen, "%s: %s", path, strerror(errno));
         unlink(tmp);
         return -1;
     }

@@ -2,6 +2,7 @@
 #define OPENSSL_API_COMPAT 30000
 #define OPENSSL_NO_DEPRECATED
 
+#include "servers/errbuf.h"
 #include "servers/pki.h"
 
 #include <arpa/inet.h>
@@ -52,19 +53,6 @@ typedef char hostbuf[PKI_HOST_MAX + 1];
 /* ---------------------------------------------------------------------------------------- */
 /* Errors */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Drain OpenSSL's error queue into buf: the first error in full (it names the failing
  * routine), then the reasons of up to two more. */
 static void ossl_errors(char *buf, size_t n)
@@ -92,13 +80,13 @@ static int fail_ossl(char *err, size_t errlen, const char *file, const char *op)
 {
     char why[512];
     ossl_errors(why, sizeof why);
-    set_err(err, errlen, "%s: %s: %s", file, op, why);
+    errbuf_set(err, errlen, "%s: %s: %s", file, op, why);
     return PKI_ERR_ENV;
 }
 
 static int fail_errno(char *err, size_t errlen, const char *file, const char *op)
 {
-    set_err(err, errlen, "%s: %s: %s", file, op, strerror(errno));
+    errbuf_set(err, errlen, "%s: %s: %s", file, op, strerror(errno));
     return PKI_ERR_ENV;
 }
 
@@ -157,30 +145,30 @@ static int check_label(const char *in, const char *l, size_t len, size_t idx, si
                        char *err, size_t errlen)
 {
     if (len == 0)
-        return set_err(err, errlen, "host name '%s': empty label", in), -1;
+        return errbuf_set(err, errlen, "host name '%s': empty label", in), -1;
     if (len > 63)
-        return set_err(err, errlen, "host name '%s': label longer than 63 bytes", in), -1;
+        return errbuf_set(err, errlen, "host name '%s': label longer than 63 bytes", in), -1;
     if (len == 1 && l[0] == '*') {
         if (idx != 0 || nlabels < 3)
-            return set_err(err, errlen, "host name '%s': '*' must be the whole first label "
+            return errbuf_set(err, errlen, "host name '%s': '*' must be the whole first label "
                            "of a name with at least three labels", in), -1;
         return 0;
     }
     if (l[0] == '-' || l[len - 1] == '-')
-        return set_err(err, errlen, "host name '%s': label starts or ends with '-'", in), -1;
+        return errbuf_set(err, errlen, "host name '%s': label starts or ends with '-'", in), -1;
     int digits = 1;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)l[i];
         if (c >= 0x80)
-            return set_err(err, errlen, "host name '%s': not ASCII; use the A-label "
+            return errbuf_set(err, errlen, "host name '%s': not ASCII; use the A-label "
                            "(xn--) form", in), -1;
         if (!is_alnum(c) && c != '-')
-            return set_err(err, errlen, "host name '%s': byte 0x%02x is not allowed "
+            return errbuf_set(err, errlen, "host name '%s': byte 0x%02x is not allowed "
                            "(letters, digits, '-' and '.' only)", in, c), -1;
         digits &= (c >= '0' && c <= '9');
     }
     if (digits && idx + 1 == nlabels)
-        return set_err(err, errlen, "host name '%s': all-digit last label; not a valid "
+        return errbuf_set(err, errlen, "host name '%s': all-digit last label; not a valid "
                        "IPv4 address either", in), -1;
     return 0;
 }
@@ -191,7 +179,7 @@ static int normalize_dns(const char *in, char *out, char *err, size_t errlen)
     if (len > 1 && in[len - 1] == '.')
         len--;
     if (len > PKI_HOST_MAX)
-        return set_err(err, errlen, "host name '%.40s...': longer than %d bytes", in,
+        return errbuf_set(err, errlen, "host name '%.40s...': longer than %d bytes", in,
                        PKI_HOST_MAX), -1;
     memcpy(out, in, len);
     out[len] = '\0';
@@ -217,19 +205,19 @@ int pki_host_normalize(const char *in, char out[PKI_HOST_MAX + 1], char *err, si
     unsigned char addr[16];
     char v6[64];
     if (!in || !in[0])
-        return set_err(err, errlen, "empty host name"), -1;
+        return errbuf_set(err, errlen, "empty host name"), -1;
     size_t len = strlen(in);
     if (in[0] == '[' || strchr(in, ':')) {
         const char *p = in;
         if (in[0] == '[') {
             if (len < 3 || in[len - 1] != ']' || len - 2 >= sizeof v6)
-                return set_err(err, errlen, "host name '%s': unbalanced [brackets]", in), -1;
+                return errbuf_set(err, errlen, "host name '%s': unbalanced [brackets]", in), -1;
             memcpy(v6, in + 1, len - 2);
             v6[len - 2] = '\0';
             p = v6;
         }
         if (inet_pton(AF_INET6, p, addr) != 1)
-            return set_err(err, errlen, "host name '%s': not a valid IPv6 address "
+            return errbuf_set(err, errlen, "host name '%s': not a valid IPv6 address "
                            "(zone ids are not allowed)", in), -1;
         inet_ntop(AF_INET6, addr, out, PKI_HOST_MAX + 1);
         return 1;
@@ -263,15 +251,15 @@ static int names_add(hostbuf *names, size_t *n, size_t max, const char *name)
 static int check_profile_name(const char *name, char *err, size_t errlen)
 {
     if (!name || !name[0])
-        return set_err(err, errlen, "empty profile name"), -1;
+        return errbuf_set(err, errlen, "empty profile name"), -1;
     size_t len = strlen(name);
     if (len > PKI_NAME_MAX)
-        return set_err(err, errlen, "profile name '%.20s...': longer than %d bytes", name,
+        return errbuf_set(err, errlen, "profile name '%.20s...': longer than %d bytes", name,
                        PKI_NAME_MAX), -1;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)name[i];
         if (!is_alnum(c) && c != '-' && c != '_')
-            return set_err(err, errlen, "profile name '%s': byte 0x%02x is not allowed "
+            return errbuf_set(err, errlen, "profile name '%s': byte 0x%02x is not allowed "
                            "(letters, digits, '-' and '_' only: it names a directory)",
                            name, c), -1;
     }
@@ -286,14 +274,14 @@ int pki_default_state_dir(const char *cli_state, char *buf, size_t n, char *err,
     int len;
     if (cli_state) {
         if (!cli_state[0])
-            return set_err(err, errlen, "empty state directory"), -1;
+            return errbuf_set(err, errlen, "empty state directory"), -1;
         if (cli_state[0] == '/') {
             len = snprintf(buf, n, "%s", cli_state);
         } else {
             /* Absolute, so that the paths we print stay valid from any directory. */
             char cwd[PKI_PATH_MAX];
             if (!getcwd(cwd, sizeof cwd))
-                return set_err(err, errlen, "getcwd: %s", strerror(errno)), -1;
+                return errbuf_set(err, errlen, "getcwd: %s", strerror(errno)), -1;
             len = snprintf(buf, n, "%s/%s", cwd, cli_state);
         }
     } else {
@@ -307,14 +295,14 @@ int pki_default_state_dir(const char *cli_state, char *buf, size_t n, char *err,
                 home = pw ? pw->pw_dir : NULL;
             }
             if (!home || !home[0])
-                return set_err(err, errlen, "no state directory: XDG_STATE_HOME and HOME "
+                return errbuf_set(err, errlen, "no state directory: XDG_STATE_HOME and HOME "
                                "are unset and the user has no home directory; use --state "
                                "DIR"), -1;
             len = snprintf(buf, n, "%s/.local/state/mailrig", home);
         }
     }
     if (len < 0 || (size_t)len >= n)
-        return set_err(err, errlen, "state directory path longer than %zu bytes", n - 1), -1;
+        return errbuf_set(err, errlen, "state directory path longer than %zu bytes", n - 1), -1;
     return 0;
 }
 
@@ -323,7 +311,7 @@ static int join(char *dst, const char *a, const char *b, const char *c, char *er
 {
     int len = snprintf(dst, PKI_PATH_MAX, "%s%s%s", a, b, c);
     if (len < 0 || len >= PKI_PATH_MAX)
-        return set_err(err, errlen, "%s%s: path longer than %d bytes", a, b,
+        return errbuf_set(err, errlen, "%s%s: path longer than %d bytes", a, b,
                        PKI_PATH_MAX - 1), PKI_ERR_REQUEST;
     return 0;
 }
@@ -906,14 +894,14 @@ static int setup_profile(const pki_profile_request *pr, pki_profile_paths *pp, c
     if (check_profile_name(pr->name, err, errlen))
         return PKI_ERR_REQUEST;
     if (pr->nhosts > PKI_MAX_HOSTS || (pr->nhosts && !pr->hosts))
-        return set_err(err, errlen, "profile %s: %zu host names (at most %d)", pr->name,
+        return errbuf_set(err, errlen, "profile %s: %zu host names (at most %d)", pr->name,
                        pr->nhosts, PKI_MAX_HOSTS), PKI_ERR_REQUEST;
     snprintf(pp->name, sizeof pp->name, "%s", pr->name);
     for (size_t i = 0; i < pr->nhosts; i++) {
         hostbuf norm;
         char why[400];
         if (pki_host_normalize(pr->hosts[i], norm, why, sizeof why) < 0)
-            return set_err(err, errlen, "profile %s: %s", pr->name, why), PKI_ERR_REQUEST;
+            return errbuf_set(err, errlen, "profile %s: %s", pr->name, why), PKI_ERR_REQUEST;
         names_add(pp->names, &pp->nnames, PKI_MAX_NAMES, norm);
     }
     for (size_t i = 0; i < sizeof LOOPBACK_NAMES / sizeof *LOOPBACK_NAMES; i++)
@@ -956,18 +944,18 @@ static int check_request(const char *state_dir, const pki_request *req, char *er
                          size_t errlen)
 {
     if (!state_dir || !state_dir[0])
-        return set_err(err, errlen, "no state directory given"), PKI_ERR_REQUEST;
+        return errbuf_set(err, errlen, "no state directory given"), PKI_ERR_REQUEST;
     if (!req || (req->key_type != PKI_KEY_ECDSA_P256 && req->key_type != PKI_KEY_RSA_2048))
-        return set_err(err, errlen, "bad request (no request or unknown key type)"),
+        return errbuf_set(err, errlen, "bad request (no request or unknown key type)"),
                PKI_ERR_REQUEST;
     if (req->nprofiles > PKI_MAX_PROFILES || (req->nprofiles && !req->profiles))
-        return set_err(err, errlen, "%zu profiles requested (at most %d)", req->nprofiles,
+        return errbuf_set(err, errlen, "%zu profiles requested (at most %d)", req->nprofiles,
                        PKI_MAX_PROFILES), PKI_ERR_REQUEST;
     for (size_t i = 0; i < req->nprofiles; i++)
         for (size_t j = 0; j < i; j++)
             if (req->profiles[i].name && req->profiles[j].name
                 && !strcmp(req->profiles[i].name, req->profiles[j].name))
-                return set_err(err, errlen, "profile %s requested twice",
+                return errbuf_set(err, errlen, "profile %s requested twice",
                                req->profiles[i].name), PKI_ERR_REQUEST;
     return 0;
 }
@@ -1060,7 +1048,7 @@ int pki_ensure(const char *state_dir, const pki_request *req, pki_paths **out, c
         return rc;
     pki_paths *p = calloc(1, sizeof *p + req->nprofiles * sizeof p->profiles[0]);
     if (!p)
-        return set_err(err, errlen, "out of memory"), PKI_ERR_ENV;
+        return errbuf_set(err, errlen, "out of memory"), PKI_ERR_ENV;
     p->nprofiles = req->nprofiles;
     for (size_t i = 0; !rc && i < req->nprofiles; i++)
         rc = setup_profile(&req->profiles[i], &p->profiles[i], err, errlen);

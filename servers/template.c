@@ -1,4 +1,5 @@
 /* template.c -- see template.h. */
+#include "servers/errbuf.h"
 #include "servers/template.h"
 
 #include <ctype.h>
@@ -65,17 +66,6 @@ uint32_t template_vars_used(const template *t)
     return t->used;
 }
 
-static void errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static int find_var(const char *name, size_t n)
 {
     for (int v = 0; v < TPL_VAR_COUNT; v++)
@@ -105,13 +95,13 @@ static int check_text(const char *src, size_t n, char *err, size_t errlen)
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)src[i];
         if (c < 0x20 || c == 0x7f) {
-            errf(err, errlen, "control character 0x%02x at column %zu (a reply is one line)", c, i + 1);
+            errbuf_set(err, errlen, "control character 0x%02x at column %zu (a reply is one line)", c, i + 1);
             return -1;
         }
     }
     size_t bad = mr_utf8_check(src, n);
     if (bad < n) {
-        errf(err, errlen, "invalid UTF-8 at column %zu", bad + 1);
+        errbuf_set(err, errlen, "invalid UTF-8 at column %zu", bad + 1);
         return -1;
     }
     return 0;
@@ -125,14 +115,14 @@ static int parse_placeholder(const char *src, size_t i, uint32_t allowed, size_t
     while (src[j] && (islower((unsigned char)src[j]) || isdigit((unsigned char)src[j]) || src[j] == '_'))
         j++;
     if (src[j] != '}' || j == i + 1) {
-        errf(err, errlen, "'{' at column %zu does not start a placeholder like {user}; write '{{' for a literal '{'",
+        errbuf_set(err, errlen, "'{' at column %zu does not start a placeholder like {user}; write '{{' for a literal '{'",
              i + 1);
         return -1;
     }
     int v = find_var(src + i + 1, j - i - 1);
     if (v < 0) {
         const char *s = suggest_closest(src + i + 1, j - i - 1, var_names, TPL_VAR_COUNT);
-        errf(err, errlen, "unknown placeholder '{%.*s}' at column %zu%s%s%s", (int)(j - i - 1), src + i + 1,
+        errbuf_set(err, errlen, "unknown placeholder '{%.*s}' at column %zu%s%s%s", (int)(j - i - 1), src + i + 1,
              i + 1, s ? " (did you mean '{" : "", s ? s : "", s ? "}'?)" : "");
         return -1;
     }
@@ -140,7 +130,7 @@ static int parse_placeholder(const char *src, size_t i, uint32_t allowed, size_t
     if (!(ok & TPL_BIT(v))) {
         char avail[512];
         list_vars(allowed & ~TPL_CONN_VARS, avail, sizeof avail);
-        errf(err, errlen, "placeholder '{%s}' at column %zu is not available in this reply%s%s%s", var_names[v],
+        errbuf_set(err, errlen, "placeholder '{%s}' at column %zu is not available in this reply%s%s%s", var_names[v],
              i + 1, avail[0] ? " (this reply also has: " : "", avail, avail[0] ? ")" : "");
         return -1;
     }
@@ -161,7 +151,7 @@ template *template_compile(arena *a, const char *src, uint32_t allowed, char *er
     template *t = arena_alloc(a, sizeof *t + nseg_max * sizeof(seg));
     char *copy = arena_strndup(a, src, n);
     if (!lit || !t || !copy) {
-        errf(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         return NULL;
     }
     t->src = copy;
@@ -287,18 +277,18 @@ int template_pattern_check(const char *pat, size_t max_len, char *err, size_t er
     for (size_t i = 0; pat[i]; i++, len++) {
         if (pat[i] == '%') {
             if (!pat[i + 1] || !pattern_alphabet(pat[i + 1])) {
-                errf(err, errlen, "'%%' at column %zu must be followed by d, a, A, x or X", i + 1);
+                errbuf_set(err, errlen, "'%%' at column %zu must be followed by d, a, A, x or X", i + 1);
                 return -1;
             }
             i++;
         } else if (!host_char(pat[i])) {
-            errf(err, errlen, "character '%c' at column %zu is not allowed in a host name pattern "
+            errbuf_set(err, errlen, "character '%c' at column %zu is not allowed in a host name pattern "
                  "(letters, digits, '.', '-', '_' and %%d %%a %%A %%x %%X)", isprint((unsigned char)pat[i]) ? pat[i] : '?', i + 1);
             return -1;
         }
     }
     if (len > max_len) {
-        errf(err, errlen, "pattern expands to %zu characters (at most %zu)", len, max_len);
+        errbuf_set(err, errlen, "pattern expands to %zu characters (at most %zu)", len, max_len);
         return -1;
     }
     return 0;

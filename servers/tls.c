@@ -2,6 +2,7 @@
 #define OPENSSL_API_COMPAT 30000
 #define OPENSSL_NO_DEPRECATED
 
+#include "servers/errbuf.h"
 #include "servers/tls.h"
 
 #include <arpa/inet.h>
@@ -18,19 +19,6 @@
 /* ---------------------------------------------------------------------------------------- */
 /* Errors and small helpers */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* "<what>: <op>: <first OpenSSL error in full>", draining the queue. */
 static void fail_ossl(char *err, size_t errlen, const char *what, const char *op)
 {
@@ -39,7 +27,7 @@ static void fail_ossl(char *err, size_t errlen, const char *what, const char *op
     if (e)
         ERR_error_string_n(e, why, sizeof why);
     ERR_clear_error();
-    set_err(err, errlen, "%s: %s: %s", what, op, why);
+    errbuf_set(err, errlen, "%s: %s: %s", what, op, why);
 }
 
 /* Append to buf as snprintf would, tracking the length the whole text needs in *len. */
@@ -145,7 +133,7 @@ static int set_versions(SSL_CTX *ctx, int min, int max, char *err, size_t errlen
 {
     int lo = min ? min : TLS1_2_VERSION, hi = max ? max : TLS1_3_VERSION;
     if (lo > hi) {
-        set_err(err, errlen, "tls: minimum version %s is above maximum %s",
+        errbuf_set(err, errlen, "tls: minimum version %s is above maximum %s",
                 tls_version_name(lo), tls_version_name(hi));
         return 0;
     }
@@ -180,7 +168,7 @@ static SSL_CTX *new_ctx(const SSL_METHOD *method, int min, int max, char *err, s
 static int load_pair(SSL_CTX *ctx, const tls_cert_files *f, char *err, size_t errlen)
 {
     if (!f->cert || !f->key) {
-        set_err(err, errlen, "tls: certificate entry without %s file", f->cert ? "key" : "cert");
+        errbuf_set(err, errlen, "tls: certificate entry without %s file", f->cert ? "key" : "cert");
         return 0;
     }
     if (SSL_CTX_use_certificate_chain_file(ctx, f->cert) != 1) {
@@ -197,7 +185,7 @@ static int load_pair(SSL_CTX *ctx, const tls_cert_files *f, char *err, size_t er
     }
     if (mismatch || SSL_CTX_check_private_key(ctx) != 1) {
         ERR_clear_error();
-        set_err(err, errlen, "%s: does not match the certificate in %s (regenerated while "
+        errbuf_set(err, errlen, "%s: does not match the certificate in %s (regenerated while "
                 "loading? retry)", f->key, f->cert);
         return 0;
     }
@@ -250,13 +238,13 @@ SSL_CTX *tls_server_ctx_new(const tls_server_config *cfg, char *err, size_t errl
     if (!have_indexes(err, errlen))
         return NULL;
     if (!cfg || !cfg->certs || cfg->ncerts < 1 || cfg->ncerts > TLS_MAX_CERTS) {
-        set_err(err, errlen, "tls: a server needs 1 to %d certificates (%zu given)",
+        errbuf_set(err, errlen, "tls: a server needs 1 to %d certificates (%zu given)",
                 TLS_MAX_CERTS, cfg ? cfg->ncerts : (size_t)0);
         return NULL;
     }
     sni_table *t = OPENSSL_zalloc(sizeof *t);
     if (!t) {
-        set_err(err, errlen, "tls: out of memory");
+        errbuf_set(err, errlen, "tls: out of memory");
         return NULL;
     }
     for (; t->n < cfg->ncerts; t->n++) {
@@ -289,14 +277,14 @@ SSL_CTX *tls_server_ctx_from_pki(const pki_paths *pki, const char *profile, pki_
     const pki_profile_paths *first = profile ? pki_find_profile(pki, profile)
                                              : (pki->nprofiles ? &pki->profiles[0] : NULL);
     if ((unsigned)v >= PKI_VARIANT_COUNT) {
-        set_err(err, errlen, "tls: unknown certificate variant %d", (int)v);
+        errbuf_set(err, errlen, "tls: unknown certificate variant %d", (int)v);
         return NULL;
     }
     if (!first && v != PKI_WRONG_HOST) {
         if (profile)
-            set_err(err, errlen, "tls: no profile '%s' in the PKI", profile);
+            errbuf_set(err, errlen, "tls: no profile '%s' in the PKI", profile);
         else
-            set_err(err, errlen, "tls: the PKI has no profile");
+            errbuf_set(err, errlen, "tls: the PKI has no profile");
         return NULL;
     }
     if (v == PKI_WRONG_HOST) {
@@ -321,7 +309,7 @@ SSL_CTX *tls_client_ctx_new(const tls_client_config *cfg, char *err, size_t errl
     if (!have_indexes(err, errlen))
         return NULL;
     if (!cfg || (!cfg->ca_file && !cfg->insecure)) {
-        set_err(err, errlen, "tls: no CA file to verify the server against (give one, or "
+        errbuf_set(err, errlen, "tls: no CA file to verify the server against (give one, or "
                 "ask for insecure mode explicitly)");
         return NULL;
     }
@@ -343,7 +331,7 @@ int tls_client_set_host(SSL *ssl, const char *host, char *err, size_t errlen)
     char bare[64];
     size_t len = host ? strlen(host) : 0;
     if (!len) {
-        set_err(err, errlen, "tls: empty host name");
+        errbuf_set(err, errlen, "tls: empty host name");
         return -1;
     }
     if (host[0] == '[' && host[len - 1] == ']' && len - 2 < sizeof bare) {
