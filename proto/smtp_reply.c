@@ -146,30 +146,23 @@ static int parse_line(const char *buf, size_t pos, size_t body_end, size_t k, in
     return 0;
 }
 
-/* All lines of a framed reply buf[0..total): every line ends in LF, the last one is final;
- * framing left the offset of line k's LF in rep->lines[k].text.n. */
-static int parse_lines(const char *buf, size_t total, mr_mode mode, size_t max_line,
-                       smtp_reply *rep, mr_error *err)
+/* Check and record line k of the reply, buf[pos..lf] (lf: its LF), while it is still in
+ * the cache from the framing memchr. */
+static int parse_framed_line(const char *buf, size_t pos, size_t lf, size_t k, int final,
+                             mr_mode mode, size_t max_line, smtp_reply *rep, mr_error *err)
 {
-    size_t pos = 0, k = 0;
-    rep->has_status = 0;
-    rep->status_class = rep->status_subject = rep->status_detail = 0;
-    while (pos < total) {
-        size_t end = rep->lines[k].text.n; /* the LF offset framing noted */
-        size_t body_end = end;
-        if (end > pos && buf[end - 1] == '\r')
-            body_end = end - 1;
-        else if (mode == MR_STRICT)
-            return mr_fail(err, MR_E_BARE_LF, "CRLF", end);
-        if (body_end - pos > max_line)
-            return mr_fail(err, MR_E_LIMIT_LINE, "Reply-line", pos + max_line);
-        if (parse_line(buf, pos, body_end, k, end + 1 == total, mode, rep, err))
-            return MR_ERROR;
-        k++;
-        pos = end + 1;
+    size_t body_end = lf;
+    if (lf > pos && buf[lf - 1] == '\r')
+        body_end = lf - 1;
+    else if (mode == MR_STRICT)
+        return mr_fail(err, MR_E_BARE_LF, "CRLF", lf);
+    if (body_end - pos > max_line)
+        return mr_fail(err, MR_E_LIMIT_LINE, "Reply-line", pos + max_line);
+    if (k == 0) {
+        rep->has_status = 0;
+        rep->status_class = rep->status_subject = rep->status_detail = 0;
     }
-    rep->nlines = k;
-    return (int)total;
+    return parse_line(buf, pos, body_end, k, final, mode, rep, err);
 }
 
 int smtp_reply_parse(const char *buf, size_t len, mr_mode mode, const smtp_reply_limits *lim,
@@ -183,8 +176,13 @@ int smtp_reply_parse(const char *buf, size_t len, mr_mode mode, const smtp_reply
         pos = 0;
         nl = 0;
     }
-    /* Framing: find the final line with one memchr per line. A line continues the reply
-     * when its fourth byte is "-"; anything else (garbage included) ends it. */
+    /* One memchr per line finds its end; a line continues the reply when its fourth byte
+     * is "-" (anything else, garbage included, ends it). Each complete line is checked as
+     * soon as it is found, while it is in the cache, so a reply split over calls is checked
+     * line by line exactly as a whole one. Lines checked in earlier calls keep only their
+     * end offsets: the caller may have moved the bytes, so their slices are made again
+     * from this call's buffer once the reply is complete. */
+    size_t checked_before = nl;
     for (;;) {
         size_t avail = len - pos, window = max_line + 2;
         if (avail > 0 && nl >= rep->lines_cap) { /* a line too many has started */
@@ -202,18 +200,28 @@ int smtp_reply_parse(const char *buf, size_t len, mr_mode mode, const smtp_reply
             return MR_NEED_MORE;
         }
         size_t end = (size_t)(lf - buf);
-        rep->lines[nl++].text.n = end; /* scratch until parse_lines: where the line ends */
         int more = end - pos >= 4 && buf[pos + 3] == '-';
-        pos = end + 1;
-        if (pos > MR_LIMIT_MAX) {
+        if (end + 1 > MR_LIMIT_MAX) {
             reset_scan(rep);
             return mr_fail(err, MR_E_LIMIT_COUNT, "Reply", end);
         }
+        if (parse_framed_line(buf, pos, end, nl, !more, mode, max_line, rep, err)) {
+            reset_scan(rep);
+            return MR_ERROR;
+        }
+        rep->lines[nl++].end = end;
+        pos = end + 1;
         if (!more)
             break;
     }
     reset_scan(rep);
-    return parse_lines(buf, pos, mode, max_line, rep, err);
+    if (checked_before) /* rebuild every line's slices in order, from this buffer */
+        for (size_t k = 0, from = 0; k < nl; from = rep->lines[k++].end + 1)
+            if (parse_framed_line(buf, from, rep->lines[k].end, k, k + 1 == nl, mode, max_line,
+                                  rep, err))
+                return MR_ERROR; /* cannot happen: these bytes passed the same checks */
+    rep->nlines = nl;
+    return (int)pos;
 }
 
 /* ---- writers ---- */

@@ -31,6 +31,7 @@ typedef struct smtp_reply_line {
                         (class 2, 4 or 5, then SP or the end), else empty */
     mr_slice text;   /* the text after the code and separator, and after the status and the
                         one SP that follows it; may be empty */
+    size_t end;      /* offset of the line's LF in the buffer (the parser's bookkeeping) */
 } smtp_reply_line;
 
 /* A parsed reply, and the parser's state while a reply is incomplete. Set it up with

@@ -520,8 +520,8 @@ static void write_reply(void **state)
 {
     (void)state;
     smtp_reply_line l[2] = {
-        {S("5.7.0"), S("Authentication Required. Learn more at")},
-        {S("5.7.0"), S("https://support.google.com/mail/?p=WantAuthError")},
+        {S("5.7.0"), S("Authentication Required. Learn more at"), 0},
+        {S("5.7.0"), S("https://support.google.com/mail/?p=WantAuthError"), 0},
     };
     smtp_reply rep;
     smtp_reply_init(&rep, l, 2);
