@@ -556,7 +556,7 @@ static int step_expect(run_state *st, const sc_step *s)
             char got[1024];
             run_quote(st, line, len, got, sizeof got);
             r = run_fail(st, RUN_FAIL, "expected \"%s\", got %s", rp[i].shown, got);
-            consume(st, span);
+            run_conn_consume(&st->cur.c, span);
             break;
         }
         if (i)
@@ -882,9 +882,7 @@ static int step_expect_closed(run_state *st, const sc_step *s)
         if (run_conn_avail(&st->cur.c)) {
             char got[1024];
             run_quote(st, run_conn_data(&st->cur.c), run_conn_avail(&st->cur.c), got, sizeof got);
-            int r = run_fail(st, RUN_FAIL, "expected the connection to close, got %s", got);
-            consume(st, run_conn_avail(&st->cur.c));
-            return r;
+            return run_fail(st, RUN_FAIL, "expected the connection to close, got %s", got);
         }
         int r = run_read(st, deadline);
         if (r > 0)

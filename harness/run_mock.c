@@ -461,7 +461,8 @@ int run_tr_merge(const char *own_path, const char *mock_dir, double mock_offset,
             snprintf(err, errlen, "transcript %s: cannot read", files[i]);
             goto out;
         }
-    qsort(L.v, L.n, sizeof *L.v, cmp_line);
+    if (L.n)
+        qsort(L.v, L.n, sizeof *L.v, cmp_line);
     FILE *f = fopen(out_path, "w");
     if (!f) {
         snprintf(err, errlen, "transcript %s: %s", out_path, strerror(errno));

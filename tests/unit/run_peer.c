@@ -108,7 +108,8 @@ int peer_play(int fd, const char *const *actions, const peer_tls *tls, int serve
         case 'E': {
             ssize_t n = read_line(&c, line, sizeof line);
             if (n > 0) {
-                io_write(&c, "ECHO ", 5);
+                const char *pre = a[1] == ':' ? a + 2 : "ECHO ";
+                io_write(&c, pre, strlen(pre));
                 io_write(&c, line, (size_t)n);
             }
             break;

@@ -4,7 +4,7 @@
  * Actions (one string each):
  *   "S:bytes"   send the bytes (C escapes are the test source's)
  *   "R"         read one line (up to LF), at most 5 s
- *   "E"         read one line and send it back as "ECHO <line>\r\n"
+ *   "E[:pre]"   read one line and send it back after the prefix (default "ECHO ")
  *   "W:ms"      sleep
  *   "T"         TLS handshake (server: the test PKI's valid certificate; client: verify with
  *               the CA file given)
