@@ -14,6 +14,7 @@
  * appear in the failure message or the transcript, whatever the server echoes.
  */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -142,12 +143,31 @@ static int feed_connect(void *ctx, sc_proto proto, unsigned port, int *fd)
     return 0;
 }
 
+/* Files of one run are removed after it, so only the (empty) directory can outlive a
+ * fuzzer stopped with _exit. */
+static void remove_work_files(void)
+{
+    static const char *const files[] = {"mailrig.tr", "transcript.log"};
+    char path[sizeof work_dir + 32];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", work_dir, files[i]);
+        unlink(path);
+    }
+}
+
+static void remove_work_dir(void)
+{
+    remove_work_files();
+    rmdir(work_dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
     FUZZ_CHECK(mkdtemp(work_dir) != NULL);
+    atexit(remove_work_dir);
     profile_diag d = {0};
     prof = profile_load_string(profile_text, sizeof profile_text - 1, "<fuzz>", NULL, &d);
     if (!prof)
@@ -201,12 +221,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     run_verdict v = run_scenario_with(sc, &env, &deps, &res);
     if (f.server_fd >= 0)
         close(f.server_fd);
-    if (v == RUN_ERROR)
-        fprintf(stderr, "RUN_ERROR: %s\n", res.message);
+    if (v == RUN_ERROR || getenv("FUZZ_RUN_VERBOSE"))
+        fprintf(stderr, "script %d: verdict %d at step %d: %s\n", data[0] % NSCRIPTS, v,
+                res.failed_step, res.message);
     FUZZ_CHECK(v == RUN_PASS || v == RUN_FAIL);
     FUZZ_CHECK(!contains(res.message, strlen(res.message), PASSWORD));
     FUZZ_CHECK(!contains(res.message, strlen(res.message), APP_PASSWORD));
     check_transcript(res.transcript);
+    remove_work_files();
     run_result_free(&res);
     return 0;
 }

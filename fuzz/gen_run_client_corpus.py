@@ -18,7 +18,7 @@ SEEDS = {
                      "250-SIZE 36700160\r\n250-STARTTLS\r\n250 8BITMIME\r\n"
                      "220 2.0.0 Ready to start TLS\r\n"),
     "smtp-injection": (0, "220 smtp.example.test ESMTP Service ready\r\n"
-                          "250-smtp.example.test\r\n250 STARTTLS\r\n"
+                          "250-smtp.example.test\r\n250-STARTTLS\r\n250 8BITMIME\r\n"
                           "220 2.0.0 Ready to start TLS\r\n250-injected\r\n"),
     "smtp-bare-lf": (0, "220 smtp.example.test ESMTP Service ready\n"),
     "smtp-auth-before-tls": (0, "220 x ESMTP\r\n250-x\r\n250-AUTH PLAIN\r\n250 STARTTLS\r\n"),
@@ -27,7 +27,7 @@ SEEDS = {
                      "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n"
                      "* 3 EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 1700000000] UIDs valid\r\n"
                      "a2 OK [READ-WRITE] SELECT completed\r\n"
-                     "* 3 FETCH (FLAGS (\\Seen) BODY[] {24}\r\nSubject: hi\r\n\r\nbody\r\n)\r\n"
+                     "* 3 FETCH (FLAGS (\\Seen) BODY[] {21}\r\nSubject: hi\r\n\r\nbody\r\n)\r\n"
                      "a3 OK FETCH completed\r\n+ \r\n"
                      "a4 NO [AUTHENTICATIONFAILED] Authentication failed\r\n"
                      "* BYE Logging out\r\n"),

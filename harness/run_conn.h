@@ -63,7 +63,7 @@ int run_conn_connect(int port, int64_t deadline, int *fd, char *err, size_t errl
 
 /* Bytes waiting in buf. */
 static inline size_t run_conn_avail(const run_conn *c) { return c->len - c->off; }
-static inline const char *run_conn_data(const run_conn *c) { return c->buf + c->off; }
+static inline const char *run_conn_data(const run_conn *c) { return c->buf ? c->buf + c->off : ""; }
 
 /* Drop n bytes from the front of buf (n <= avail). */
 void run_conn_consume(run_conn *c, size_t n);

@@ -200,3 +200,9 @@ int peer_reap(pid_t pid, int ms)
     waitpid(pid, &status, 0);
     return -1;
 }
+
+void peer_stop(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}

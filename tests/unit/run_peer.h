@@ -41,4 +41,7 @@ int peer_play(int fd, const char *const *actions, const peer_tls *tls, int serve
 /* Wait for a peer at most ms, then SIGKILL it. Returns its exit status, or -1 if killed. */
 int peer_reap(pid_t pid, int ms);
 
+/* Stop a peer now (SIGKILL) and reap it. */
+void peer_stop(pid_t pid);
+
 #endif

@@ -287,7 +287,7 @@ static void client_expect_mismatch(void **state)
     assert_string_equal(r.res.message,
                         "expected \"a1 OK*\", got \"a1 NO [AUTHENTICATIONFAILED] Authentication failed\"");
     assert_non_null(strstr(r.verbose, "-> FAIL"));
-    peer_reap(pid, 3000);
+    peer_stop(pid);
     run_done(&r);
 }
 
@@ -302,7 +302,7 @@ static void client_expect_timeout(void **state)
     assert_int_equal(run_go(&r), RUN_FAIL);
     assert_true(run_now_ms() - t0 < 1500);
     assert_non_null(strstr(r.res.message, "got \"* OK partial\" within the step timeout"));
-    peer_reap(pid, 3000);
+    peer_stop(pid);
     run_done(&r);
 }
 
@@ -319,7 +319,7 @@ static void client_total_timeout(void **state)
     assert_true(run_now_ms() - t0 < 1000);
     assert_int_equal(r.res.failed_step, 2);
     assert_non_null(strstr(r.res.message, "total timeout (500ms)"));
-    peer_reap(pid, 3000);
+    peer_stop(pid);
     run_done(&r);
 }
 
@@ -332,7 +332,7 @@ static void client_expect_closed(void **state)
     pid_t pid = serve_for(&r, 143, srv, NULL);
     assert_int_equal(run_go(&r), RUN_PASS);
     assert_non_null(strstr(transcript_of(&r), "close peer-closed"));
-    peer_reap(pid, 3000);
+    peer_stop(pid);
     run_done(&r);
 
     run_prepare(&r, CLIENT_HEAD "connect imap 143 plain\nexpect-closed timeout=200ms\n");
@@ -340,7 +340,7 @@ static void client_expect_closed(void **state)
     pid = serve_for(&r, 143, srv2, NULL);
     assert_int_equal(run_go(&r), RUN_FAIL);
     assert_non_null(strstr(r.res.message, "stayed open"));
-    peer_reap(pid, 3000);
+    peer_stop(pid);
     run_done(&r);
 
     run_prepare(&r, CLIENT_HEAD "connect imap 143 plain\nexpect-closed timeout=1s\n");
@@ -348,7 +348,7 @@ static void client_expect_closed(void **state)
     pid = serve_for(&r, 143, srv3, NULL);
     assert_int_equal(run_go(&r), RUN_FAIL);
     assert_string_equal(r.res.message, "expected the connection to close, got \"* BYE\\r\\n\"");
-    peer_reap(pid, 3000);
+    peer_stop(pid);
     run_done(&r);
 }
 
@@ -360,7 +360,7 @@ static void client_expect_nothing(void **state)
     const char *srv[] = {"W:1000", NULL};
     pid_t pid = serve_for(&r, 143, srv, NULL);
     assert_int_equal(run_go(&r), RUN_PASS);
-    peer_reap(pid, 3000);
+    peer_stop(pid);
     run_done(&r);
 
     run_prepare(&r, CLIENT_HEAD "connect imap 143 plain\nexpect-nothing 1s\n");
@@ -370,7 +370,7 @@ static void client_expect_nothing(void **state)
     assert_int_equal(run_go(&r), RUN_FAIL);
     assert_true(run_now_ms() - t0 < 800);
     assert_string_equal(r.res.message, "expected nothing for 1000ms, got \"* OK late\\r\\n\"");
-    peer_reap(pid, 3000);
+    peer_stop(pid);
     run_done(&r);
 }
 
@@ -402,7 +402,7 @@ static void client_connect_outcomes(void **state)
     pid_t pid = serve_for(&r, 110, srv, NULL);
     assert_int_equal(run_go(&r), RUN_FAIL);
     assert_string_equal(r.res.message, "connect pop3 110: expected refused, got a connection");
-    peer_reap(pid, 3000);
+    peer_stop(pid);
     run_done(&r);
 }
 
@@ -444,7 +444,7 @@ static void client_strict_violation(void **state)
     assert_int_equal(r.res.failed_step, 1);
     assert_string_equal(r.res.message, "strict: SMTP reply at byte 0: bare LF (line end without CR) (rule CRLF)");
     assert_non_null(strstr(transcript_of(&r), "note strict: SMTP reply"));
-    peer_reap(pid, 3000);
+    peer_stop(pid);
     run_done(&r);
 }
 
@@ -465,7 +465,7 @@ static void client_expect_reply_imap(void **state)
     assert_int_equal(run_go(&r), RUN_FAIL);
     assert_int_equal(r.res.failed_step, 9);
     assert_string_equal(r.res.message, "expected a4 OK, got \"a4 NO nope\"");
-    peer_reap(pid, 3000);
+    peer_stop(pid);
     run_done(&r);
 
     run_prepare(&r, CLIENT_HEAD "connect imap 143 plain\nsend \"a1 NOOP\"\nexpect-reply a1 OK\n");
@@ -473,7 +473,7 @@ static void client_expect_reply_imap(void **state)
     pid = serve_for(&r, 143, srv2, NULL);
     assert_int_equal(run_go(&r), RUN_FAIL);
     assert_string_equal(r.res.message, "expected a1 OK, got \"b7 OK other\"");
-    peer_reap(pid, 3000);
+    peer_stop(pid);
     run_done(&r);
 }
 
@@ -490,7 +490,7 @@ static void client_expect_reply_smtp_not(void **state)
     assert_int_equal(run_go(&r), RUN_FAIL);
     assert_string_equal(r.res.message,
                         "expected a 25x reply not matching \"250?AUTH*\", got \"250 AUTH PLAIN\"");
-    peer_reap(pid, 3000);
+    peer_stop(pid);
     run_done(&r);
 }
 
@@ -507,7 +507,7 @@ static void client_expect_reply_pop3_multiline(void **state)
     assert_int_equal(run_go(&r), RUN_FAIL);
     assert_string_equal(r.res.message, "expected -ERR, got \"+OK fine\"");
     assert_int_equal(r.res.failed_step, 5);
-    peer_reap(pid, 3000);
+    peer_stop(pid);
     run_done(&r);
 }
 
@@ -524,7 +524,7 @@ static void client_starttls_injection(void **state)
     assert_non_null(strstr(r.res.message, "STARTTLS response injection: the server sent 14 bytes"));
     assert_non_null(strstr(r.res.message, "CVE-2021-22947"));
     assert_non_null(strstr(transcript_of(&r), "event starttls-injected-plaintext bytes=14"));
-    peer_reap(pid, 3000);
+    peer_stop(pid);
     run_done(&r);
 }
 
@@ -550,7 +550,7 @@ static void client_starttls_and_implicit_tls(void **state)
     pid = serve_for(&r, 993, srv2, NULL);
     assert_int_equal(run_go(&r), RUN_PASS);
     assert_non_null(strstr(transcript_of(&r), "tls fail reason=\"certificate verify failed\""));
-    peer_reap(pid, 3000);
+    peer_stop(pid);
     run_done(&r);
 
     /* ... and when it was expected to work, the failure is described */
@@ -559,7 +559,7 @@ static void client_starttls_and_implicit_tls(void **state)
     assert_int_equal(run_go(&r), RUN_FAIL);
     assert_non_null(strstr(r.res.message, "TLS handshake failed: reason=\"certificate verify failed\""));
     assert_non_null(strstr(r.res.message, "verify=hostname-mismatch"));
-    peer_reap(pid, 3000);
+    peer_stop(pid);
     run_done(&r);
 
     /* verify=off accepts it */
@@ -568,7 +568,7 @@ static void client_starttls_and_implicit_tls(void **state)
     const char *srv3[] = {"T", "S:* OK hi\r\n", NULL};
     pid = serve_for(&r, 993, srv3, NULL);
     assert_int_equal(run_go(&r), RUN_PASS);
-    peer_reap(pid, 3000);
+    peer_stop(pid);
     run_done(&r);
 }
 
@@ -588,8 +588,8 @@ static void client_reconnect_wait_var(void **state)
     const char *t = transcript_of(&r);
     assert_non_null(strstr(t, "conn 1 close closed-by-mailrig"));
     assert_non_null(strstr(t, "conn 2 S: * OK two"));
-    peer_reap(p1, 3000);
-    peer_reap(p2, 3000);
+    peer_stop(p1);
+    peer_stop(p2);
     run_done(&r);
 }
 
@@ -612,7 +612,7 @@ static void client_checks_judge_the_transcript(void **state)
     assert_string_equal(g_check_profile, "generic");
     assert_string_equal(g_check_form_imap, "full");
     assert_non_null(strstr(g_check_text, "conn 1 S: * OK hi"));
-    peer_reap(pid, 3000);
+    peer_stop(pid);
     run_done(&r);
 
     run_prepare(&r, CLIENT_HEAD "connect imap 143 plain\nexpect \"* OK*\"\ncheck strict-syntax\n");
@@ -622,7 +622,7 @@ static void client_checks_judge_the_transcript(void **state)
     g_check_pass = 1;
     assert_int_equal(r.res.failed_step, -1);
     assert_string_equal(r.res.message, "check strict-syntax failed: fake reason");
-    peer_reap(pid, 3000);
+    peer_stop(pid);
     run_done(&r);
 }
 
