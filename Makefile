@@ -117,9 +117,18 @@ replay: deps $(REPLAY_ASAN)
 	    test -d corpora/$$n || { echo "no seed corpus corpora/$$n for fuzz/fuzz_$$n.c" >&2; exit 1; }; \
 	    build/asan/bin/replay_$$n corpora/$$n; done
 
+# tests/tools/run_scn: one scenario through the interpreter, for pytest (the user command is
+# `mailrig run`). Built with the real checks and adapters once those modules exist.
+RUN_SCN_DEFS := $(if $(wildcard harness/checks.c),-DMR_HAVE_CHECKS) \
+                $(if $(wildcard harness/adapters.c),-DMR_HAVE_ADAPTERS)
+build/asan/bin/run_scn: tests/tools/run_scn.c $(asan_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(BASEFLAGS) -O1 $(SANFLAGS) $(RUN_SCN_DEFS) $< $(asan_LIBS) $(LIBS) -o $@
+
 # Process-level tests (tests/py/*.py) against the ASan+UBSan build of mailrig.
-pytest: deps build/asan/bin/mailrig
-	MAILRIG=$(CURDIR)/build/asan/bin/mailrig $(PYTHON) -m pytest -q tests/py
+pytest: deps build/asan/bin/mailrig build/asan/bin/run_scn
+	MAILRIG=$(CURDIR)/build/asan/bin/mailrig MAILRIG_RUN_SCN=$(CURDIR)/build/asan/bin/run_scn \
+	    $(PYTHON) -m pytest -q tests/py
 
 fuzz-build: $(FUZZERS)
 	@ci/deps fuzz
