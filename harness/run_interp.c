@@ -11,7 +11,7 @@
  * so that every connection's bytes appear once while what the server decided (auth
  * outcomes, credentials-before-tls...) is kept; other mock connections (a real client's, in
  * `serve`) are kept whole. The mock's clock is aligned with the run's to within the time it
- * takes to start the mock (its origin is reported by the child).
+ * takes to bind its listeners (its origin is reported by the child; see run_mock.c).
  */
 #include "harness/run_state.h"
 

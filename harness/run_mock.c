@@ -55,8 +55,12 @@ static void child_main(const profile *p, const char *state_dir, uint64_t seed,
     mo.log = log;
     char err[1024];
     int env_error = 0;
-    fprintf(out, "t0 %.6f\n", run_now_s());
     mock *m = mock_start(base, p, &mo, err, sizeof err, &env_error);
+    /* The mock's transcripts count from when its server was made, inside mock_start after
+     * the store and the TLS contexts and just before the listeners are bound: now is that
+     * origin plus the binding time (microseconds), so merged mock records land at most that
+     * much late -- after the client-side record that caused them, never before. */
+    fprintf(out, "t0 %.6f\n", run_now_s());
     if (!m) {
         for (char *c = err; *c; c++)
             if (*c == '\n')
