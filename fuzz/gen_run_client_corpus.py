@@ -6,8 +6,46 @@ bytes the server sends. The replies are the generic profile's templates (profile
 expanded as its mock sends them, in the order the script expects them, so that the fuzzer
 starts with inputs that pass every step; variants stop early, malform a line or inject
 plaintext after STARTTLS. Run from the repository root: fuzz/gen_run_client_corpus.py
+
+The mock-* seeds are real: what the generic profile's mock sent (its IMAP, SMTP and POP3
+sessions), taken from the server-side transcripts of a run. Make them again with
+    fuzz/gen_run_client_corpus.py --from-transcript WORK/mock/conn-00001-imap-993.log 1 mock-generic-imap
+after running, through the interpreter, a client-role scenario that sends the script's
+commands to the mock (implicit TLS, `wait` between the sends, no expectations).
 """
 import pathlib
+import re
+import sys
+
+ESC = {"\\\\": b"\\", "\\r": b"\r", "\\n": b"\n", "\\t": b"\t", "\\0": b"\0"}
+
+
+def unescape(text):
+    """Undo the transcript's escaping of a data record (servers/transcript.h)."""
+    out = bytearray()
+    for tok in re.split(r"(\\x[0-9a-fA-F]{2}|\\[\\rnt0])", text):
+        if tok.startswith("\\x") and len(tok) == 4:
+            out.append(int(tok[2:], 16))
+        elif tok in ESC:
+            out += ESC[tok]
+        else:
+            out += tok.encode()
+    return bytes(out)
+
+
+def from_transcript(path, script, name):
+    """The server's bytes of one transcript (S: lines with CRLF, S| as they are)."""
+    data = bytearray([int(script)])
+    for line in pathlib.Path(path).read_text().splitlines():
+        m = re.match(r"^\S+ conn \d+ S([:|]) ?(.*)$", line)
+        if m:
+            data += unescape(m.group(2)) + (b"\r\n" if m.group(1) == ":" else b"")
+    pathlib.Path("corpora/run_client", name).write_bytes(bytes(data))
+
+
+if len(sys.argv) == 5 and sys.argv[1] == "--from-transcript":
+    from_transcript(*sys.argv[2:])
+    sys.exit(0)
 
 CAPS = ("IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE STARTTLS LOGINDISABLED "
         "AUTH=PLAIN AUTH=XOAUTH2")
