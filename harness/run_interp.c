@@ -16,6 +16,7 @@
 #include "harness/run_state.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1073,7 +1074,8 @@ static int setup(run_state *st)
     st->v.external = st->env->external;
     st->v.port_base = st->env->port_base;
     snprintf(st->own_path, sizeof st->own_path, "%s/mailrig.tr", st->env->work_dir);
-    if (!(st->trf = fopen(st->own_path, "w")) || !(st->tr = transcript_new(st->trf, 1, st->t0)))
+    /* "e": close-on-exec, so a client under test started later does not inherit it */
+    if (!(st->trf = fopen(st->own_path, "we")) || !(st->tr = transcript_new(st->trf, 1, st->t0)))
         return run_fail(st, RUN_ERROR, "transcript %s: %s", st->own_path, strerror(errno));
     if (sc->h.role == SC_ROLE_CLIENT && !st->deps->connect) {
         if (st->env->external) {
@@ -1189,9 +1191,19 @@ static void finish(run_state *st)
     }
 }
 
+/* A peer that closes while we write must not kill the process: OpenSSL writes to the socket
+ * without MSG_NOSIGNAL. Only a default disposition is changed (a caller's handler stays). */
+static void ignore_sigpipe(void)
+{
+    struct sigaction old;
+    if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+        signal(SIGPIPE, SIG_IGN);
+}
+
 run_verdict run_scenario_with(const sc_scenario *sc, const run_env *env, const run_deps *deps,
                               run_result *res)
 {
+    ignore_sigpipe();
     memset(res, 0, sizeof *res);
     res->failed_step = -1;
     run_state *st = calloc(1, sizeof *st);
