@@ -859,18 +859,16 @@ static int step_expect_reply(run_state *st, const sc_step *s)
 
 static int step_expect_nothing(run_state *st, const sc_step *s)
 {
-    int64_t deadline = run_now_ms() + s->u.duration.ms;
-    if (deadline > st->total_deadline)
-        deadline = st->total_deadline;
+    int64_t until = run_now_ms() + s->u.duration.ms;
+    int64_t deadline = until < st->total_deadline ? until : st->total_deadline;
     int r = run_conn_avail(&st->cur.c) ? 1 : run_read(st, deadline);
     if (r > 0) {
         char got[1024];
         run_quote(st, run_conn_data(&st->cur.c), run_conn_avail(&st->cur.c), got, sizeof got);
         return run_fail(st, RUN_FAIL, "expected nothing for %ums, got %s", s->u.duration.ms, got);
     }
-    if (r == RUN_IO_TIMEOUT && run_now_ms() >= st->total_deadline &&
-        run_now_ms() < deadline - 1)
-        return run_fail_timeout(st, "expect-nothing");
+    if (r == RUN_IO_TIMEOUT && deadline < until)
+        return run_fail_timeout(st, "expect-nothing");   /* the total timeout cut it short */
     if (r == RUN_IO_ERROR)
         return run_fail(st, RUN_FAIL, "expect-nothing: %s", st->cur.c.err);
     return STEP_OK;   /* silence, or the peer closed: either way nothing arrived */
