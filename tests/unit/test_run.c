@@ -572,6 +572,22 @@ static void client_starttls_and_implicit_tls(void **state)
     run_done(&r);
 }
 
+static void client_tls_handshake_timeout(void **state)
+{
+    (void)state;
+    run_t r;
+    run_prepare(&r, CLIENT_HEAD "connect imap 993 implicit-tls timeout=300ms\n");
+    const char *srv[] = {"W:2000", NULL};
+    pid_t pid = serve_for(&r, 993, srv, NULL);
+    int64_t t0 = run_now_ms();
+    assert_int_equal(run_go(&r), RUN_FAIL);
+    assert_true(run_now_ms() - t0 < 1500);
+    assert_string_equal(r.res.message, "TLS handshake did not finish");
+    assert_non_null(strstr(transcript_of(&r), "tls fail reason=\"handshake timed out\""));
+    peer_stop(pid);
+    run_done(&r);
+}
+
 static void client_reconnect_wait_var(void **state)
 {
     (void)state;
@@ -637,13 +653,23 @@ static void client_role_with_the_mock(void **state)
 {
     (void)state;
     run_t r;
-    run_prepare(&r, CLIENT_HEAD SILENT_MOCK "connect imap 993 plain\nexpect-nothing 100ms\nclose\n"
+    run_prepare(&r, CLIENT_HEAD SILENT_MOCK "connect imap 993 plain\nexpect-nothing 100ms\n"
+                                            "send \"port {port:imap} {port:imap:993} {port:smtp:587}\"\nclose\n"
                                             "connect imap 143 plain\nexpect-connect refused\n"
                                             "connect pop3 995 plain\nexpect-connect refused\n");
     assert_int_equal(run_go(&r), RUN_PASS);
     const char *t = transcript_of(&r);
     assert_non_null(strstr(t, "conn 1 open 127.0.0.1:"));
     assert_non_null(strstr(t, "conn 2 close connect-refused"));
+    /* {port:imap} is the profile's first imap listener, 993; a closed listener has a port
+     * too (the mock keeps it bound, not listening: connections are refused) */
+    const char *sent = strstr(t, "C: port ");
+    assert_non_null(sent);
+    int p1 = 0, p2 = -1, p3 = -1;
+    assert_int_equal(sscanf(sent, "C: port %d %d %d", &p1, &p2, &p3), 3);
+    assert_true(p1 > 0);
+    assert_int_equal(p1, p2);
+    assert_true(p3 > 0 && p3 != p1);
     /* the mock's view of conn 1 is merged in as its events, not a second copy */
     assert_null(strstr(t, "conn 4 "));
     struct stat sb;
@@ -816,6 +842,7 @@ int main(void)
         cmocka_unit_test(client_expect_reply_pop3_multiline),
         cmocka_unit_test(client_starttls_injection),
         cmocka_unit_test(client_starttls_and_implicit_tls),
+        cmocka_unit_test(client_tls_handshake_timeout),
         cmocka_unit_test(client_reconnect_wait_var),
         cmocka_unit_test(client_checks_judge_the_transcript),
         cmocka_unit_test(client_role_with_the_mock),
