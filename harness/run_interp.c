@@ -635,8 +635,7 @@ static int frame_imap(run_state *st, const char *p, size_t n, void *out, mr_erro
 {
     if (!st->imap_tok && !(st->imap_tok = malloc(IMAP_TOKENS * sizeof(imap_token))))
         return MR_ERROR;
-    imap_limits lim = imap_limits_default();
-    lim.mode = MR_LENIENT;
+    imap_limits lim = run_imap_limits(MR_LENIENT);
     return imap_response_next(p, n, &lim, out, st->imap_tok, IMAP_TOKENS, e);
 }
 

@@ -1,6 +1,8 @@
 /* run_strict.c -- strict parsing of a server's byte stream (run_strict.h). */
 #include "harness/run_strict.h"
 
+#include "harness/run_conn.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,10 @@
 
 enum { SMTP_LINES = 512, IMAP_TOKENS = 16384 };
 enum { POP3_SINGLE = 0, POP3_LISTING = 1, POP3_BODY = 2 };
+
+/* A message's lines are the message's business (RFC 5322's 998 is not POP3's): the body of
+ * RETR/TOP is checked for its framing (CRLF, the final dot), with a generous line bound. */
+enum { BODY_LINE_MAX = 65536 };
 
 void run_strict_init(run_strict *s, sc_proto proto)
 {
@@ -101,7 +107,7 @@ static int smtp_one(run_strict *s, const char *p, size_t n, size_t at)
 static int imap_one(run_strict *s, const char *p, size_t n, size_t at)
 {
     imap_token *tok = s->scratch;
-    imap_limits lim = imap_limits_default();
+    imap_limits lim = run_imap_limits(MR_STRICT);
     imap_response r;
     mr_error e = {0};
     int got = imap_response_next(p, n, &lim, &r, tok, IMAP_TOKENS, &e);
@@ -122,7 +128,7 @@ static int pop3_one(run_strict *s, const char *p, size_t n, size_t at)
         int end = 0;
         int r = s->in_body == POP3_LISTING
                     ? pop3_listing_line(p, n, MR_STRICT, NULL, &line, &end, &e)
-                    : dot_line_next(p, n, DOT_MAX_LINE_DEFAULT, MR_STRICT, NULL, &line, &end, &e);
+                    : dot_line_next(p, n, BODY_LINE_MAX, MR_STRICT, NULL, &line, &end, &e);
         if (r == MR_NEED_MORE)
             return 0;
         if (r < 0) {
@@ -217,4 +223,15 @@ void run_strict_describe(const run_strict *s, char *buf, size_t n)
     snprintf(buf, n, "strict: %s at byte %llu: %s (rule %s)", s->what,
              (unsigned long long)s->offset, mr_errcode_str(s->err.code),
              s->err.rule ? s->err.rule : "?");
+}
+
+imap_limits run_imap_limits(mr_mode mode)
+{
+    /* Literals stay inline up to what a connection buffers (a FETCHed message is valid IMAP
+     * however large; the defaults would stream it, which whole-item framing refuses). */
+    imap_limits lim = imap_limits_default();
+    lim.inline_literal_max = RUN_CONN_MAX_BUF / 2;
+    lim.item_max = RUN_CONN_MAX_BUF;
+    lim.mode = mode;
+    return lim;
 }

@@ -18,9 +18,10 @@
 #include <stdint.h>
 
 #include "harness/scenario.h"
+#include "proto/imap_framer.h"
 #include "proto/mr.h"
 
-#define RUN_STRICT_MAX (1u << 20)
+#define RUN_STRICT_MAX (4u << 20)
 
 /* POP3: the answers still expected to be multi-line, oldest first (pipelined commands). */
 enum { RUN_STRICT_QUEUE = 64 };
@@ -55,5 +56,9 @@ int run_strict_feed(run_strict *s, const char *p, size_t n);
 
 /* The violation in words: "strict: SMTP reply at byte 17: bare LF (rule Reply-line)". */
 void run_strict_describe(const run_strict *s, char *buf, size_t n);
+
+/* The IMAP limits the interpreter frames with (strictly here, leniently for expect-reply):
+ * the defaults, with literals kept inline up to half a connection's buffer. */
+imap_limits run_imap_limits(mr_mode mode);
 
 #endif

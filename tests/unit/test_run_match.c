@@ -305,6 +305,32 @@ static void strict_pop3_multiline(void **state)
     run_strict_free(&s);
 }
 
+static void strict_large_literal_and_long_body_lines(void **state)
+{
+    (void)state;
+    /* valid however large: a 100 KiB literal, a 2000-byte line in a RETR body */
+    size_t big = 100 * 1024;
+    char *item = malloc(big + 64);
+    int n = sprintf(item, "* 1 FETCH (BODY[] {%zu}\r\n", big);
+    memset(item + n, 'x', big);
+    memcpy(item + n + big, ")\r\n", 3);
+    run_strict s;
+    run_strict_init(&s, SC_PROTO_IMAP);
+    assert_int_equal(run_strict_feed(&s, item, (size_t)n + big + 3), 0);
+    assert_false(s.failed);
+    run_strict_free(&s);
+    run_strict_init(&s, SC_PROTO_POP3);
+    run_strict_sent(&s, "RETR 1", 6);
+    memcpy(item, "+OK\r\n", 5);
+    memset(item + 5, 'y', 2000);
+    memcpy(item + 2005, "\r\n.\r\n", 5);
+    assert_int_equal(run_strict_feed(&s, item, 2010), 0);
+    assert_int_equal(feed(&s, "+OK next\r\n"), 0);   /* the body ended: a status line again */
+    assert_false(s.failed);
+    run_strict_free(&s);
+    free(item);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,6 +345,7 @@ int main(void)
         cmocka_unit_test(strict_smtp),
         cmocka_unit_test(strict_imap),
         cmocka_unit_test(strict_pop3_multiline),
+        cmocka_unit_test(strict_large_literal_and_long_body_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
