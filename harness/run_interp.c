@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1142,8 +1143,23 @@ static void finish(run_state *st)
     int had_mock = st->mock.pid > 0 || st->mock_running;
     if (had_mock) {
         offset = st->mock.t0 - st->t0;
-        run_mock_stop(&st->mock);
+        int status = run_mock_stop(&st->mock);
         st->mock_running = 0;
+        /* A mock that crashed (a sanitizer report, a signal) or had to be killed makes the
+         * verdict meaningless: that is the environment's failure, not the peer's. */
+        if (status != 0 && res->verdict != RUN_ERROR) {
+            char what[64];
+            if (status < 0)
+                snprintf(what, sizeof what, "did not stop and was killed");
+            else if (WIFSIGNALED(status))
+                snprintf(what, sizeof what, "died of signal %d", WTERMSIG(status));
+            else
+                snprintf(what, sizeof what, "exited with status %d", WEXITSTATUS(status));
+            run_fail(st, RUN_ERROR, "the mock %s (see %s/mock.log)%s%s", what, st->env->work_dir,
+                     res->verdict == RUN_FAIL ? "; the step had failed with: " : "",
+                     res->verdict == RUN_FAIL ? res->message : "");
+            res->verdict = RUN_ERROR;
+        }
     }
     if (st->tr)
         transcript_free(st->tr);   /* closes the file */

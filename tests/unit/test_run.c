@@ -6,7 +6,9 @@
  * scripted client (run_peer.h). Client-role scenarios run against forked scripted servers
  * with run_env.external, the port base chosen so that the provider port lands on the peer.
  */
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -679,6 +681,38 @@ static void client_role_with_the_mock(void **state)
     run_done(&r);
 }
 
+/* Kill this process's children (the mock) with SIGABRT after a delay, from a thread. */
+static void *crash_children(void *arg)
+{
+    struct timespec ts = {0, 150 * 1000000L};
+    nanosleep(&ts, NULL);
+    char path[64], buf[256] = "";
+    snprintf(path, sizeof path, "/proc/self/task/%d/children", *(int *)arg);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (!fgets(buf, sizeof buf, f))
+            buf[0] = '\0';
+        fclose(f);
+    }
+    for (char *p = strtok(buf, " \n"); p; p = strtok(NULL, " \n"))
+        kill((pid_t)atoi(p), SIGABRT);
+    return NULL;
+}
+
+static void client_role_mock_crash_is_an_error(void **state)
+{
+    (void)state;
+    run_t r;
+    run_prepare(&r, CLIENT_HEAD SILENT_MOCK "connect imap 993 plain\nexpect-nothing 500ms\n");
+    int tid = (int)getpid();   /* the main thread's task id */
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, crash_children, &tid), 0);
+    assert_int_equal(run_go(&r), RUN_ERROR);
+    pthread_join(th, NULL);
+    assert_non_null(strstr(r.res.message, "the mock died of signal 6"));
+    run_done(&r);
+}
+
 static void client_role_mock_refuses_profile(void **state)
 {
     (void)state;
@@ -846,6 +880,7 @@ int main(void)
         cmocka_unit_test(client_reconnect_wait_var),
         cmocka_unit_test(client_checks_judge_the_transcript),
         cmocka_unit_test(client_role_with_the_mock),
+        cmocka_unit_test(client_role_mock_crash_is_an_error),
         cmocka_unit_test(client_role_mock_refuses_profile),
         cmocka_unit_test(server_scripted_conversation),
         cmocka_unit_test(server_accept_timeout),
