@@ -35,6 +35,7 @@
 #include "proto/imap_parse.h"
 #include "proto/pop3.h"
 #include "proto/smtp_reply.h"
+#include "servers/events.h"
 #include "servers/tls.h"
 
 enum { IMAP_TOKENS = 16384, SMTP_LINES = 512, SHOW = 200 };
@@ -905,7 +906,7 @@ static int step_starttls(run_state *st, const sc_step *s)
          * the transcript keeps it and says so (the check no-plaintext-after-starttls). */
         size_t left = run_conn_avail(&st->cur.c);
         if (left) {
-            transcript_record(st->tr, st->cur.id, "event", "starttls-discarded-plaintext bytes=%zu", left);
+            transcript_record(st->tr, st->cur.id, "event", EV_STARTTLS_DISCARDED " bytes=%zu", left);
             run_conn_consume(&st->cur.c, left);
         }
         return run_server_tls(st, tls, deadline);
@@ -917,7 +918,7 @@ static int step_starttls(run_state *st, const sc_step *s)
     if (left) {
         char got[1024];
         run_quote(st, run_conn_data(&st->cur.c), left, got, sizeof got);
-        transcript_record(st->tr, st->cur.id, "event", "starttls-injected-plaintext bytes=%zu", left);
+        transcript_record(st->tr, st->cur.id, "event", EV_STARTTLS_INJECTED " bytes=%zu", left);
         return run_fail(st, RUN_FAIL,
                         "STARTTLS response injection: the server sent %zu bytes after its STARTTLS "
                         "reply and before the TLS handshake (the CVE-2021-22947 / CVE-2020-15953 "
