@@ -1378,6 +1378,9 @@ static size_t side_line(const side *s, size_t off, double *t)
 
 static void side_consume(side *s, size_t k)
 {
+    s->gap = 0;
+    if (!s->buf)
+        return;
     if (k > s->len)
         k = s->len;
     memmove(s->buf, s->buf + k, s->len - k);
@@ -1716,8 +1719,15 @@ static void rec_data(an *a, conn *c, const transcript_rec *rec, size_t line, con
     }
     /* imapd writes a redacted literal payload as "<redacted>" whatever its announced size */
     if (c->proto == SC_PROTO_IMAP && n >= REDACTED_LEN && memcmp(p, REDACTED, REDACTED_LEN) == 0 &&
-        s->len && s->buf[s->len - 1] == '\n' && imap_set_marker(s, REDACTED_LEN))
+        s->len && s->buf[s->len - 1] == '\n' &&
+        imap_set_marker(s, (unsigned)sizeof PLACEHOLDER - 1)) {
+        /* keep the item framed: the placeholder, with a marker announcing its size */
         s->gap = 1;
+        if (side_append(s, PLACEHOLDER, sizeof PLACEHOLDER - 1, line, rec->time) < 0)
+            return;
+        p += REDACTED_LEN;
+        n -= REDACTED_LEN;
+    }
     if (side_append(s, p, n, line, rec->time) < 0)
         return;
     pump(a, c, dir);
