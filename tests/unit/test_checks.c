@@ -406,8 +406,35 @@ static void test_endless_line(void **state)
     free(t);
 }
 
+/* MAILRIG_DUMP_CHECK_SEEDS=DIR: write every table transcript to DIR as a seed of
+ * fuzz/fuzz_checks.c (its first byte selects the role and the profile's username forms). */
+static void dump_seeds(const char *dir)
+{
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[512], name[64];
+        size_t k = 0;
+        for (const char *p = cases[i].name; *p && k + 1 < sizeof name; p++)
+            name[k++] = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ? *p : '-';
+        name[k] = 0;
+        snprintf(path, sizeof path, "%s/%s-%s", dir, sc_checks[cases[i].id].name, name);
+        FILE *f = fopen(path, "wb");
+        if (!f)
+            continue;
+        unsigned char sel = cases[i].role == SC_ROLE_CLIENT ? 1 : 0;
+        if (cases[i].imap_forms)
+            sel |= strchr(cases[i].imap_forms, '|') ? 6 : 2;
+        fputc(sel, f);
+        fputs(cases[i].text, f);
+        fclose(f);
+    }
+}
+
 int main(void)
 {
+    if (getenv("MAILRIG_DUMP_CHECK_SEEDS")) {
+        dump_seeds(getenv("MAILRIG_DUMP_CHECK_SEEDS"));
+        return 0;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_table_covers_every_check),
