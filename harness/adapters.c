@@ -881,17 +881,20 @@ static int write_files(runctx *r, char *err, size_t errlen)
 /* The message a sending client reads on stdin. */
 static int write_message(runctx *r, const char *path)
 {
-    const char *from = var(r, "from"), *to = var(r, "to");
+    char from[512], to[512];
     const char *user = kv_value(r, "user");
-    if (!from)
-        from = user && strchr(user, '@') ? user : "mailrig@example.com";
-    if (!to)
-        to = from;
+    const char *fallback = user && strchr(user, '@') ? user : "mailrig@example.com";
+    if (!var(r, "from") || subst(r, "{from}", from, sizeof from, 0, 0) != 0)
+        snprintf(from, sizeof from, "%s", fallback);
+    if (!var(r, "to") || subst(r, "{to}", to, sizeof to, 0, 0) != 0)
+        snprintf(to, sizeof to, "%s", from);
+    /* Local text, as a user's mail program hands it over: LF line ends (the client makes
+     * them CRLF on the wire). */
     char msg[2048];
     int n = snprintf(msg, sizeof msg,
-                     "From: <%s>\r\nTo: <%s>\r\nSubject: mailrig client test\r\n"
-                     "Message-ID: <client-test@mailrig.invalid>\r\n\r\n"
-                     "A message sent by a client under test.\r\n",
+                     "From: <%s>\nTo: <%s>\nSubject: mailrig client test\n"
+                     "Message-ID: <client-test@mailrig.invalid>\n\n"
+                     "A message sent by a client under test.\n",
                      from, to);
     return write_text(path, 0600, msg, (size_t)n);
 }
@@ -915,14 +918,37 @@ static int build_argv(runctx *r, const char *program, argv_buf *b, char *err, si
 {
     const adapter *a = r->a;
     b->v[b->n++] = xstrdup(program);
-    for (size_t i = 0; i < a->args.n; i++) {
-        char val[MAX_VALUE];
-        int s = subst(r, a->args.v[i].val, val, sizeof val, a->args.v[i].optional, 0);
-        if (s < 0)
-            return fail(err, errlen, "client %s: setting '%s' is needed (%s:%u)", a->name,
-                        r->missing, a->path, a->args.v[i].line);
-        if (s == 0 && (val[0] || !a->args.v[i].optional))
-            b->v[b->n++] = xstrdup(val);
+    for (size_t i = 0; i < a->args.n;) {
+        /* A run of `opt` lines up to the first one with a variable is one group ("--cacert",
+         * "{cafile}"): all of it goes when that variable is empty. */
+        size_t end = i + 1;
+        if (a->args.v[i].optional)
+            while (end - 1 < a->args.n && a->args.v[end - 1].optional &&
+                   !strchr(a->args.v[end - 1].val, '{') && end < a->args.n &&
+                   a->args.v[end].optional)
+                end++;
+        char *vals[MAX_ITEMS];
+        size_t nv = 0;
+        int drop = 0;
+        for (size_t j = i; j < end; j++) {
+            char val[MAX_VALUE];
+            int s = subst(r, a->args.v[j].val, val, sizeof val, a->args.v[j].optional, 0);
+            if (s < 0) {
+                for (size_t k = 0; k < nv; k++)
+                    free(vals[k]);
+                return fail(err, errlen, "client %s: setting '%s' is needed (%s:%u)", a->name,
+                            r->missing, a->path, a->args.v[j].line);
+            }
+            drop |= s == 1 || (a->args.v[j].optional && !val[0]);
+            vals[nv++] = xstrdup(val);
+        }
+        for (size_t k = 0; k < nv; k++) {
+            if (drop)
+                free(vals[k]);
+            else
+                b->v[b->n++] = vals[k];
+        }
+        i = end;
     }
     b->v[b->n] = NULL;
     /* A small, known environment: no HOME of the person running the tests, no proxies. */
