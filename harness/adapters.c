@@ -261,8 +261,9 @@ static int key_client(loader *L, const char *k, const char *v)
         char *copy = xstrdup(v), *save = NULL;
         for (char *w = strtok_r(copy, " ,", &save); w; w = strtok_r(NULL, " ,", &save))
             if (!valid_name(w) || list_add(&a->settings, w, "", L->line, 0) < 0) {
+                int r = lerr(L, "settings: bad setting name '%s'", w);
                 free(copy);
-                return lerr(L, "settings: bad setting name '%s'", w);
+                return r;
             }
         free(copy);
         return 0;
@@ -299,8 +300,9 @@ static int key_result(loader *L, const char *k, const char *v)
             char *end;
             long x = strtol(w, &end, 10);
             if (*end || x < 0 || x > 255 || a->nexit == 16) {
+                int r = lerr(L, "success_exit: '%s' is not an exit status 0..255", w);
                 free(copy);
-                return lerr(L, "success_exit: '%s' is not an exit status 0..255", w);
+                return r;
             }
             a->success_exit[a->nexit++] = (int)x;
         }
