@@ -1,4 +1,5 @@
 /* imapd.c -- see imapd.h. */
+#define _GNU_SOURCE /* memmem */
 #include "servers/imapd.h"
 
 #include <stdarg.h>
@@ -190,7 +191,7 @@ typedef struct obuf {
 
 static void ob_put(obuf *o, const char *p, size_t n)
 {
-    if (o->failed)
+    if (o->failed || n == 0)
         return;
     if (grow(&o->p, &o->cap, o->len + n, (size_t)1 << 30) != 0) {
         o->failed = 1;
@@ -1117,6 +1118,23 @@ static void do_authenticate(imapd *s, cmdctx *x)
     }
 }
 
+/* Redact a SASL payload (base64 text) for the transcript into red[0..cap). Returns its length;
+ * 0 means "nothing secret in it: report the original bytes" (sasl_redact re-encodes what it
+ * shows, which may differ from what the client sent in padding or whitespace). */
+static size_t sasl_redacted(sasl_mech mech, unsigned step, const char *b64, size_t n, char *red, size_t cap)
+{
+    int k = sasl_redact(mech, step, b64, n, 1, SASL_REDACT_WIRE, red, cap);
+    if (k < 0 || (size_t)k > cap)
+        return (size_t)snprintf(red, cap, "<redacted>");
+    if (memmem(red, (size_t)k, "<redacted>", 10))
+        return (size_t)k;
+    char dec[SASL_REDACT_MAX_DECODED];
+    int d = b64_decode(red, (size_t)k, dec, sizeof dec, B64_LENIENT, NULL);
+    if (d < 0 || memmem(dec, (size_t)d, "<redacted>", 10))
+        return (size_t)k;
+    return 0;
+}
+
 /* A client line during ST_SASL. Returns bytes consumed (0 = need more). */
 static size_t in_sasl(imapd *s, const char *p, size_t n)
 {
@@ -1166,11 +1184,13 @@ static size_t in_sasl(imapd *s, const char *p, size_t n)
     while (body > 0 && (p[body - 1] == '\n' || p[body - 1] == '\r'))
         body--;
     char red[1024];
-    int rl = sasl_redact(c->smech, c->step, p, body, 1, SASL_REDACT_WIRE, red, sizeof red - 2);
-    if (rl < 0 || (size_t)rl > sizeof red - 2)
-        rl = snprintf(red, sizeof red, "<redacted>");
-    memcpy(red + rl, "\r\n", 2);
-    IO(s)->client_data(IO(s)->ctx, red, (size_t)rl + 2, 0);
+    size_t rl = sasl_redacted(c->smech, c->step, p, body, red, sizeof red - 2);
+    if (rl) {
+        memcpy(red + rl, "\r\n", 2);
+        IO(s)->client_data(IO(s)->ctx, red, rl + 2, 0);
+    } else {
+        IO(s)->client_data(IO(s)->ctx, p, used, 0);
+    }
     if (r == MR_ERROR) {
         char tag[256], mech[24];
         snprintf(tag, sizeof tag, "%s", c->tag);
@@ -1415,6 +1435,7 @@ typedef struct listctx {
     int subscribed_only;  /* LIST (SUBSCRIBED) selection */
     int ret_special;      /* RETURN (SPECIAL-USE) */
     int ret_children;
+    int cap_special, cap_children; /* SPECIAL-USE / CHILDREN advertised now */
     const imap_toks *t;
     unsigned status_list; /* RETURN (STATUS (...)): the item list, or IMAP_NONE */
 } listctx;
@@ -1452,12 +1473,12 @@ static void list_one(void *ctx, const store_mailbox *mb, unsigned attrs)
     } else {
         if (attrs & STORE_MB_NOSELECT)
             ATTR("\\Noselect");
-        if (c->ret_special || has_cap(s, "SPECIAL-USE"))
+        if (c->ret_special || c->cap_special)
             for (unsigned b = 1; b <= STORE_MB_TRASH; b <<= 1)
                 if ((attrs & b) && store_special_use_name(b))
                     ATTR(store_special_use_name(b));
     }
-    if (!has_children_attr && (c->ret_children || has_cap(s, "CHILDREN"))) {
+    if (!has_children_attr && (c->ret_children || c->cap_children)) {
         if (attrs & STORE_LIST_HAS_CHILDREN)
             ATTR("\\HasChildren");
         else if (attrs & STORE_LIST_HAS_NO_CHILDREN)
@@ -1482,6 +1503,8 @@ static void do_list(imapd *s, cmdctx *x)
     const imap_toks *t = &x->t;
     listctx c = {.s = s, .o = &x->out, .t = t, .status_list = IMAP_NONE};
     c.lsub = x->c.type == IMAP_CMD_LSUB;
+    c.cap_special = has_cap(s, "SPECIAL-USE");
+    c.cap_children = has_cap(s, "CHILDREN");
     c.kw = c.lsub ? "LSUB" : "LIST";
     unsigned i = 0;
     if (!c.lsub && i < t->n && t->tok[i].type == IMAP_T_LIST) {
@@ -3020,15 +3043,17 @@ static void report_item(imapd *s, const char *item, size_t len, const imap_comma
         if (ir < t->n) {
             mr_slice m = imap_tok_slice(t, 0), b = imap_tok_slice(t, ir);
             char red[1024];
-            int k = sasl_redact(sasl_mech_lookup(m), 0, b.p, b.n, 1, SASL_REDACT_WIRE, red, sizeof red);
-            if (k < 0 || (size_t)k > sizeof red)
-                k = snprintf(red, sizeof red, "<redacted>");
+            size_t k = sasl_redacted(sasl_mech_lookup(m), 0, b.p, b.n, red, sizeof red);
+            if (k == 0) {
+                IO(s)->client_data(IO(s)->ctx, item, len, 0);
+                return;
+            }
             size_t a = t->tok[ir].off, e = t->tok[ir].off + t->tok[ir].len;
-            size_t tot = a + (size_t)k + (len - e);
+            size_t tot = a + k + (len - e);
             char *buf = malloc(tot);
             if (buf) {
                 memcpy(buf, item, a);
-                memcpy(buf + a, red, (size_t)k);
+                memcpy(buf + a, red, k);
                 memcpy(buf + a + k, item + e, len - e);
                 IO(s)->client_data(IO(s)->ctx, buf, tot, 0);
                 free(buf);
