@@ -693,3 +693,50 @@ def test_snail_reads_inbox(serve, tmp_path):
     assert p.returncode == 0, out
     assert "Welcome to your new mailbox" in out and "Q3 report (PDF attached)" in out, out
     assert "Maria Garcia" in out, out  # the body of message 3 was printed
+
+
+def test_neomutt_headless_in_tmux(serve, tmp_path):
+    """neomutt is a terminal program: run it in a detached tmux session, read the screen,
+    open the first message, and quit."""
+    srv = start(serve, "generic")
+    a = srv.account("alice")
+    port = srv.port("imap", 993)
+    rc = tmp_path / "neomuttrc"
+    rc.write_text(f'''set folder="imaps://localhost:{port}/"
+set spoolfile="+INBOX"
+set imap_user="{a['email']}"
+set imap_pass="{a['password']}"
+set certificate_file="{tmp_path}/certs"
+set ssl_ca_certificates_file="{srv.ca_file}"
+set header_cache=""
+set message_cachedir=""
+set mail_check=0
+set sort=date
+''')
+    sess = f"mailrig-neomutt-{port}"
+
+    def screen():
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", sess], capture_output=True,
+                              text=True).stdout
+
+    def wait_for(text, seconds=20):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            s = screen()
+            if text in s:
+                return s
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} not on the screen:\n{screen()}")
+
+    subprocess.run(["tmux", "new-session", "-d", "-s", sess, "-x", "160", "-y", "40",
+                    f"HOME={tmp_path} neomutt -n -F {rc}"], check=True)
+    try:
+        s = wait_for("Fwd: Your order has shipped")
+        assert "Welcome to your new mailbox" in s and "Msgs:6" in s
+        subprocess.run(["tmux", "send-keys", "-t", sess, "Enter"], check=True)
+        wait_for("Your mailbox is ready.")
+        subprocess.run(["tmux", "send-keys", "-t", sess, "q", "q", "y"], check=True)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", sess], capture_output=True)
+    t = srv.transcripts()
+    assert "event auth-ok" in t
