@@ -3033,14 +3033,18 @@ static void report_item(imapd *s, const char *item, size_t len, const imap_comma
     int redact_from = -1, redact_to = -1;
     if (parsed && c->type == IMAP_CMD_LOGIN && t->n >= 2) {
         unsigned pw = imap_tok_next(t, 0);
-        if (pw < t->n) {
+        /* a streamed literal's payload is not in the item (its token length is the announced
+         * size): it was reported, redacted, as it streamed */
+        if (pw < t->n && !(t->tok[pw].flags & IMAP_TF_STREAMED) &&
+            (size_t)t->tok[pw].off + t->tok[pw].len <= len) {
             redact_from = (int)t->tok[pw].off;
             redact_to = (int)(t->tok[pw].off + t->tok[pw].len);
         }
     }
     if (parsed && c->type == IMAP_CMD_AUTHENTICATE && t->n >= 2) {
         unsigned ir = imap_tok_next(t, 0);
-        if (ir < t->n) {
+        if (ir < t->n && !(t->tok[ir].flags & IMAP_TF_STREAMED) &&
+            (size_t)t->tok[ir].off + t->tok[ir].len <= len) {
             mr_slice m = imap_tok_slice(t, 0), b = imap_tok_slice(t, ir);
             char red[1024];
             size_t k = sasl_redacted(sasl_mech_lookup(m), 0, b.p, b.n, red, sizeof red);
@@ -3342,6 +3346,16 @@ static int sync_allowed(imapd *s, const char *p, size_t n)
     return ok_;
 }
 
+/* Is item[0..n) (the start of a command) a LOGIN or AUTHENTICATE, whose literals are secret? */
+static int names_credential(const char *item, size_t n)
+{
+    size_t i = imap_tag_len(item, n, MR_LENIENT);
+    while (i < n && item[i] == ' ')
+        i++;
+    return (n - i >= 5 && strncasecmp(item + i, "LOGIN", 5) == 0) ||
+           (n - i >= 12 && strncasecmp(item + i, "AUTHENTICATE", 12) == 0);
+}
+
 static void noop_data(void *ctx, const char *p, size_t n, int payload)
 {
     (void)ctx;
@@ -3399,9 +3413,14 @@ static size_t in_lines(imapd *s, const char *p, size_t n)
             imapd_cmd *c = cmd_get(s);
             if (!c)
                 return 0;
-            IO(s)->client_data(IO(s)->ctx, p, fe.n, 1);
+            if (names_credential(c->item, c->item_len))
+                IO(s)->client_data(IO(s)->ctx, "<redacted>", 10, 1); /* a 32 KiB "password" */
+            else
+                IO(s)->client_data(IO(s)->ctx, p, fe.n, 1);
             if (!c->lit_overflow && c->nlit) {
-                size_t limit = s->p->imap.max_literal ? (size_t)s->p->imap.max_literal * MAX_STREAMED : (size_t)1 << 31;
+                /* every literal is at most max_literal (the framer checks); a MULTIAPPEND
+                 * keeps at most two of them in memory */
+                size_t limit = s->p->imap.max_literal ? (size_t)s->p->imap.max_literal * 2 : (size_t)1 << 27;
                 if (append_bytes(&c->lit, &c->lit_len, &c->lit_cap, p, fe.n, limit) != 0)
                     c->lit_overflow = 1;
                 else

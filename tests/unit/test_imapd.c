@@ -712,6 +712,38 @@ static void untagged_updates_between_sessions(void **state)
     profile_free(p);
 }
 
+static void oauthbearer_and_streamed_secret(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"imap.mechs_tls=PLAIN XOAUTH2 OAUTHBEARER"};
+    profile *p = load("exchange", sets, 1);
+    tsess *t = t_new(p, 993, NULL);
+    take(t);
+    const char m[] = "n,a=tony@contoso.com,\001auth=Bearer tony-oauth-token\001\001";
+    char line[512];
+    expect(t, "a1 AUTHENTICATE OAUTHBEARER\r\n", "+ \r\n");
+    snprintf(line, sizeof line, "%s\r\n", b64(m, sizeof m - 1));
+    expect(t, line, "a1 OK AUTHENTICATE completed.\r\n");
+    assert_non_null(strstr(t->events, "auth-ok mech=OAUTHBEARER user=tony@contoso.com"));
+    assert_null(strstr(t->cdata, "tony-oauth-token"));
+    t_free(t);
+
+    /* a LOGIN whose password literal is big enough to be streamed is still redacted */
+    t = t_new(p, 993, NULL);
+    take(t);
+    size_t n = 40000;
+    char *big = malloc(n + 64);
+    int k = snprintf(big, 64, "a1 LOGIN tony@contoso.com {%zu+}\r\n", n);
+    memset(big + k, 'S', n);
+    memcpy(big + k + n, "\r\n", 3);
+    feed(t, big);
+    assert_string_equal(take(t), "a1 BAD Command Error. 10\r\n");
+    assert_null(strstr(t->cdata, "SSSSSSSSSS"));
+    free(big);
+    t_free(t);
+    profile_free(p);
+}
+
 static void debug_state_events(void **state)
 {
     (void)state;
@@ -744,6 +776,7 @@ int main(void)
         cmocka_unit_test(mailbox_commands),
         cmocka_unit_test(message_commands),
         cmocka_unit_test(untagged_updates_between_sessions),
+        cmocka_unit_test(oauthbearer_and_streamed_secret),
         cmocka_unit_test(debug_state_events),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
