@@ -85,6 +85,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     imapd_set_clock(fixed_clock);
     imapd_set_debug(1);
+    imapd_set_inline_literal_max(512); /* small inputs reach the streamed-literal paths */
     char data[4096], dir[4200];
     if (paths_data_dir(data, sizeof data) < 0)
         abort();

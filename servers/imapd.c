@@ -46,6 +46,12 @@ static const char *const state_names[ST__COUNT] = {
 
 static int64_t (*now_fn)(void);
 static int debug_states = -1;
+static size_t inline_literal_max = IMAPD_INLINE_LITERAL_MAX;
+
+void imapd_set_inline_literal_max(size_t n)
+{
+    inline_literal_max = n ? n : IMAPD_INLINE_LITERAL_MAX;
+}
 
 void imapd_set_clock(int64_t (*now_ms)(void))
 {
@@ -264,14 +270,37 @@ typedef struct tvars {
     template_vars v;
 } tvars;
 
+/* The connection-scope template values are a pure function of (profile, listener, seed,
+ * connection, peer, start time). Sessions do not keep them (1.4 KB each would dwarf an idle
+ * session); the last connection's values are cached here, which makes a burst of replies to one
+ * connection cheap. One process, one event loop: no locking. */
+static struct {
+    const profile *p;
+    const profile_listener *l;
+    uint64_t seed, conn_id;
+    int64_t start_ms;
+    char ip[64];
+    template_conn conn;
+} conn_cache;
+
 static void tv_init(imapd *s, tvars *t)
 {
     char ip[64];
     peer_ip(s, ip, sizeof ip);
-    memset(t, 0, sizeof *t);
-    if (profile_conn_init(s->p, s->ml->pl, s->ml->seed, s->base.info ? s->base.info->conn_id : 0, ip,
-                          s->start_ms, &t->conn) != 0)
-        profile_conn_init(s->p, s->ml->pl, s->ml->seed, 0, "", s->start_ms, &t->conn);
+    uint64_t cid = s->base.info ? s->base.info->conn_id : 0;
+    memset(&t->v, 0, sizeof t->v);
+    if (conn_cache.p != s->p || conn_cache.l != s->ml->pl || conn_cache.seed != s->ml->seed ||
+        conn_cache.conn_id != cid || conn_cache.start_ms != s->start_ms || strcmp(conn_cache.ip, ip) != 0) {
+        if (profile_conn_init(s->p, s->ml->pl, s->ml->seed, cid, ip, s->start_ms, &conn_cache.conn) != 0)
+            profile_conn_init(s->p, s->ml->pl, s->ml->seed, 0, "", s->start_ms, &conn_cache.conn);
+        conn_cache.p = s->p;
+        conn_cache.l = s->ml->pl;
+        conn_cache.seed = s->ml->seed;
+        conn_cache.conn_id = cid;
+        conn_cache.start_ms = s->start_ms;
+        memcpy(conn_cache.ip, ip, sizeof ip);
+    }
+    t->conn = conn_cache.conn;
     t->v.conn = &t->conn;
     t->v.now_ms = now_ms();
     t->v.v[TPL_TOOK_MS] = "0";
@@ -544,8 +573,9 @@ static void ok_code(imapd *s, cmdctx *x, const template *tpl, const char *code)
     }
     if (!tpl)
         tpl = tpl_ok_of(s, x);
-    char caps[4096];
-    caps_now(s, caps, sizeof caps);
+    char caps[4096] = "";
+    if (template_vars_used(tpl) & TPL_BIT(TPL_CAPS))
+        caps_now(s, caps, sizeof caps);
     char user[256] = "";
     if (s->acct)
         snprintf(user, sizeof user, "%s", s->acct->email);
@@ -3600,6 +3630,9 @@ static void imapd_timeout(session *base)
 static void imapd_free(session *base)
 {
     imapd *s = (imapd *)base;
+    if (conn_cache.p == s->p && conn_cache.l == s->ml->pl && conn_cache.start_ms == s->start_ms &&
+        conn_cache.conn_id == (s->base.info ? s->base.info->conn_id : 0))
+        conn_cache.p = NULL; /* its profile may go next; never serve a stale entry */
     if (s->watching)
         mock_unwatch(s->ml->mock, &s->watch);
     view_close(s);
@@ -3636,7 +3669,7 @@ session *imapd_factory(void *ctx, const session_io *io, session_info *info)
     uint64_t maxlit = s->p->imap.max_literal ? s->p->imap.max_literal : (64u << 20);
     lim.literal_max = maxlit;
     lim.nonsync_literal_max = maxlit;
-    lim.inline_literal_max = IMAPD_INLINE_LITERAL_MAX;
+    lim.inline_literal_max = inline_literal_max;
     lim.item_max = IMAPD_ITEM_MAX;
     lim.depth_max = 32;
     imap_framer_init(&s->fr, IMAP_SIDE_COMMAND, &lim);

@@ -27,6 +27,7 @@
 #ifndef MAILRIG_SERVERS_IMAPD_H
 #define MAILRIG_SERVERS_IMAPD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "servers/mock.h"
@@ -46,6 +47,11 @@ void imapd_set_clock(int64_t (*now_ms)(void));
 
 /* Turn the state-transition events on or off for sessions created from now on. */
 void imapd_set_debug(int on);
+
+/* Literals above n bytes are streamed by sessions created from now on (0: the default,
+ * IMAPD_INLINE_LITERAL_MAX). The fuzz target lowers it so that small inputs reach the
+ * streaming paths. */
+void imapd_set_inline_literal_max(size_t n);
 
 /* sizeof the idle session struct, for the memory test. */
 size_t imapd_session_size(void);
