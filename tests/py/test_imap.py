@@ -27,8 +27,25 @@ SECRETS = ["abcd-efgh-ijkl-mnop", "Apple-ID-passw0rd", "wxyz-qrst-uvab-cdef", "C
            "bob-password-2"]
 
 
+STARTED = []
+
+
 def start(serve, profile, *sets, **kw):
-    return serve(profile, *IMAP_ONLY, *sets, **kw)
+    srv = serve(profile, *IMAP_ONLY, *sets, **kw)
+    STARTED.append(srv)
+    return srv
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_transcripts():
+    """After every test: no test password or token in any transcript its servers wrote."""
+    STARTED.clear()
+    yield
+    for srv in STARTED:
+        for path in sorted(srv.transcript_dir.glob("*.log")):
+            text = path.read_text(errors="replace")
+            for secret in SECRETS:
+                assert secret not in text, f"{secret} in {path}"
 
 
 class Raw:
@@ -740,3 +757,79 @@ set sort=date
         subprocess.run(["tmux", "kill-session", "-t", sess], capture_output=True)
     t = srv.transcripts()
     assert "event auth-ok" in t
+
+
+# ---- listener modes -----------------------------------------------------------------------------
+
+def test_icloud_143_closed(serve):
+    srv = start(serve, "icloud")
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", srv.port("imap", 143)), timeout=5)
+
+
+def test_icloud_993_plaintext_gets_alert(serve):
+    srv = start(serve, "icloud")
+    sock = socket.create_connection(("127.0.0.1", srv.port("imap", 993)), timeout=5)
+    sock.sendall(b"a1 CAPABILITY\r\n")
+    try:
+        data = sock.recv(100)
+    except ConnectionResetError:
+        data = b""
+    assert data[:1] in (b"\x15", b"")  # a TLS alert record, or the close after it
+    sock.close()
+    assert "event plaintext-on-implicit-tls-port answer=alert" in srv.transcripts()
+
+
+def test_exchange_993_plaintext_gets_silence(serve):
+    srv = start(serve, "exchange")
+    sock = socket.create_connection(("127.0.0.1", srv.port("imap", 993)), timeout=1)
+    sock.sendall(b"a1 CAPABILITY\r\n")
+    with pytest.raises(socket.timeout):
+        sock.recv(100)
+    sock.close()
+    assert "event plaintext-on-implicit-tls-port answer=silence" in srv.transcripts()
+
+
+def test_generic_143_starttls(serve):
+    srv = start(serve, "generic")
+    a = srv.account("alice")
+    m = imaplib.IMAP4("127.0.0.1", srv.port("imap", 143))
+    assert {"STARTTLS", "LOGINDISABLED"} <= set(m.capabilities)
+    ctx = ssl.create_default_context(cafile=srv.ca_file)
+    ctx.check_hostname = False
+    m.starttls(ssl_context=ctx)
+    assert "AUTH=CRAM-MD5" in m.capabilities
+    assert m.login(a["email"], a["password"])[0] == "OK"
+    assert m.logout()[0] == "BYE"
+
+
+def test_plain_listener_mode(serve):
+    srv = start(serve, "generic", "listener.143.mode=plain", "imap.login=always", "imap.mechs_plain=PLAIN")
+    a = srv.account("alice")
+    r = Raw(srv, srv.port("imap", 143))
+    g = r.line()
+    assert g.startswith("* OK [CAPABILITY IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE AUTH=PLAIN]"), g
+    assert r.cmd("a1", "STARTTLS") == ["a1 BAD STARTTLS not available here"]
+    assert r.cmd("a2", f'LOGIN {a["email"]} "{a["password"]}"')[-1].startswith("a2 OK ")
+    r.close()
+    assert "event credentials-before-tls mech=LOGIN" in srv.transcripts()
+
+
+def test_silent_listener_mode(serve):
+    srv = start(serve, "exchange", "listener.143.mode=silent")
+    sock = socket.create_connection(("127.0.0.1", srv.port("imap", 143)), timeout=1)
+    with pytest.raises(socket.timeout):
+        sock.recv(100)
+    sock.close()
+
+
+def test_exchange_curl_full_address(serve):
+    srv = start(serve, "exchange")
+    a = srv.account("tony")
+    port = srv.port("imap", 993)
+    out = subprocess.run(["curl", "-sS", "--cacert", srv.ca_file, "--resolve",
+                          f"outlook.office365.com:{port}:127.0.0.1",
+                          f"imaps://outlook.office365.com:{port}/Inbox;UID=3/;SECTION=HEADER",
+                          "-u", f"{a['email']}:{a['password']}"], capture_output=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert b"Subject: Q3 report (PDF attached)" in out.stdout
