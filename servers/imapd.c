@@ -1180,7 +1180,15 @@ static size_t in_sasl(imapd *s, const char *p, size_t n)
     sasl_payload pl;
     mr_error err;
     size_t scanned = 0;
-    int r = sasl_response_line_parse(p, n, MR_LENIENT, &lim, &scanned, dec, cap, &pl, &err);
+    /* strict first, once the line is whole (a violation is reported once) */
+    int whole = memchr(p, '\n', n < maxl + 2 ? n : maxl + 2) != NULL;
+    int r = sasl_response_line_parse(p, n, whole ? MR_STRICT : MR_LENIENT, &lim, &scanned, dec, cap, &pl, &err);
+    if (whole && r == MR_ERROR && err.code != MR_E_LIMIT_LINE) {
+        ev(s, EV_STRICT_VIOLATION " rule=%s code=%s offset=%zu", err.rule ? err.rule : "-",
+           mr_errcode_str(err.code), err.offset);
+        scanned = 0;
+        r = sasl_response_line_parse(p, n, MR_LENIENT, &lim, &scanned, dec, cap, &pl, &err);
+    }
     if (r == MR_NEED_MORE) {
         free(dec);
         return 0;
