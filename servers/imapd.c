@@ -1156,6 +1156,8 @@ static size_t sasl_redacted(sasl_mech mech, unsigned step, const char *b64, size
     int k = sasl_redact(mech, step, b64, n, 1, SASL_REDACT_WIRE, red, cap);
     if (k < 0 || (size_t)k > cap)
         return (size_t)snprintf(red, cap, "<redacted>");
+    if ((size_t)k == n && memcmp(red, b64, n) == 0)
+        return 0; /* unchanged ("*", "=", a user name) */
     if (memmem(red, (size_t)k, "<redacted>", 10))
         return (size_t)k;
     char dec[SASL_REDACT_MAX_DECODED];
