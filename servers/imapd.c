@@ -224,9 +224,6 @@ static void ob_fmt(obuf *o, const char *fmt, ...)
         ob_put(o, buf, (size_t)k < sizeof buf ? (size_t)k : sizeof buf - 1);
 }
 
-/* Write with an imap_wbuf into the obuf (two passes when it does not fit at first). */
-typedef void (*wfn)(imap_wbuf *w, const void *arg);
-
 static void ob_flush(imapd *s, obuf *o)
 {
     if (o->len)
@@ -724,7 +721,9 @@ static void w_astring_mailbox(imapd *s, obuf *o, const char *name)
     char buf[STORE_MAX_NAME * 2 + 64];
     imap_wbuf w;
     imap_wbuf_init(&w, buf, sizeof buf);
-    imap_w_astring(&w, (mr_slice){name, strlen(name)}, s->utf8 ? IMAP_W_UTF8 : IMAP_W_UTF8);
+    /* mailbox names are sent as stored: modified UTF-7, or UTF-8 that a client put there */
+    (void)s;
+    imap_w_astring(&w, (mr_slice){name, strlen(name)}, IMAP_W_UTF8);
     int k = imap_wbuf_result(&w);
     if (k > 0)
         ob_put(o, buf, (size_t)k);
@@ -1567,15 +1566,9 @@ static void do_list(imapd *s, cmdctx *x)
         bad_syntax(s, x, "LIST needs a reference and a pattern");
         return;
     }
-    unsigned pat_first = i, pat_end = imap_tok_next(t, i);
-    if (t->tok[i].type == IMAP_T_LIST) {
-        pat_first = i + 1;
-    } else {
-        pat_end = pat_first + 1;
-        while (pat_end < t->n && pat_end != imap_tok_next(t, pat_first))
-            pat_end++;
-        pat_end = imap_tok_next(t, pat_first);
-    }
+    /* one pattern, or a parenthesised list of them (RFC 5258 multiple patterns) */
+    unsigned pat_first = t->tok[i].type == IMAP_T_LIST ? i + 1 : i;
+    unsigned pat_end = imap_tok_next(t, i);
     unsigned after = imap_tok_next(t, i);
     if (!c.lsub && after < t->n && imap_tok_is(t, after, "RETURN")) {
         unsigned rl = imap_tok_next(t, after);
@@ -1594,7 +1587,6 @@ static void do_list(imapd *s, cmdctx *x)
             }
         }
     }
-    int any = 0;
     for (unsigned k = pat_first; k < pat_end; k = imap_tok_next(t, k)) {
         char pat[STORE_MAX_NAME + 2];
         if (mailbox_arg(t, k, pat, sizeof pat) != 0) {
@@ -1607,7 +1599,6 @@ static void do_list(imapd *s, cmdctx *x)
             /* RFC 3501 6.3.8: the hierarchy delimiter and the root of the reference */
             char d = s->p->imap.delimiter ? s->p->imap.delimiter : '/';
             ob_fmt(&x->out, "* LIST (\\Noselect) \"%c\" \"\"\r\n", d);
-            any = 1;
             continue;
         }
         char full[2 * STORE_MAX_NAME + 4];
@@ -1617,9 +1608,7 @@ static void do_list(imapd *s, cmdctx *x)
             memcpy(full, "INBOX", 5);
         if (s->sacct)
             store_list(s->sacct, full, list_one, &c);
-        any = 1;
     }
-    (void)any;
     ok(s, x);
 }
 
@@ -2477,8 +2466,8 @@ static void w_internaldate(obuf *o, const store_msg *m)
            tm.tm_hour, tm.tm_min, tm.tm_sec, sign, z / 60, z % 60);
 }
 
-/* One body section of message m: writes "NAME VALUE" (the name without PEEK). Returns 1 when
- * \Seen should be set (a non-PEEK body fetch). */
+/* One body section of message m: writes "NAME[<origin>] VALUE" (the name without PEEK); NIL
+ * for a part the message does not have. */
 static void fetch_section(obuf *o, const store_msg *m, const imap_fetch_att *fa, const char *outname,
                           int is_rfc822_text, int is_rfc822_header)
 {
