@@ -119,6 +119,7 @@ replay: deps $(REPLAY_ASAN)
 
 # Process-level tests (tests/py/*.py) against the ASan+UBSan build of mailrig.
 pytest: deps build/asan/bin/mailrig
+	@ci/deps clients
 	MAILRIG=$(CURDIR)/build/asan/bin/mailrig $(PYTHON) -m pytest -q tests/py
 
 fuzz-build: $(FUZZERS)

@@ -164,9 +164,26 @@ static void conn_free(conn *c)
                       c->close_reason ? c->close_reason : "closed");
     if (c->sess)
         c->sess->ops->free(c->sess);
-    if (c->bev)
+    if (c->bev) {
+        /* After STARTTLS c->bev is an OpenSSL filter: its output drains into the socket
+         * bufferevent below it, which may still hold the last records (a LOGOUT's BYE and OK).
+         * Hand them to the kernel before freeing, or the client sees EOF instead. */
+        struct bufferevent *under = bufferevent_get_underlying(c->bev);
+        if (under) {
+            /* a socket bufferevent freezes the start of its output: copy, do not drain */
+            struct evbuffer *out = bufferevent_get_output(under);
+            evutil_socket_t fd = bufferevent_getfd(under);
+            size_t len = evbuffer_get_length(out);
+            const char *p = len ? (const char *)evbuffer_pullup(out, (ev_ssize_t)len) : NULL;
+            for (size_t off = 0; p && fd >= 0 && off < len;) {
+                ssize_t w = send(fd, p + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (w <= 0)
+                    break;
+                off += (size_t)w;
+            }
+        }
         bufferevent_free(c->bev); /* closes fd (BEV_OPT_CLOSE_ON_FREE) and frees the SSL */
-    else if (c->fd >= 0)
+    } else if (c->fd >= 0)
         evutil_closesocket(c->fd);
     if (c->timer)
         event_free(c->timer);
