@@ -39,6 +39,7 @@ FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_LIB  := $(sort $(filter-out $(FUZZ_SRC) fuzz/replay_main.c,$(wildcard fuzz/*.c)))
 FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(FUZZ_SRC))
 UNIT_NAMES := $(patsubst tests/unit/test_%.c,%,$(UNIT_SRC))
+FAKERUN_SRC := $(sort $(wildcard tests/fakerun/*.c))
 
 .PHONY: all deps test asan check replay pytest fuzz fuzz-build fuzz-smoke afl bench clean help
 .DEFAULT_GOAL := all
@@ -71,7 +72,13 @@ build/$(1)/libmrharness.a: $$(HARNESS_LIB_SRC:%.c=build/$(1)/%.o)
 	@rm -f $$@
 	ar rcs $$@ $$^
 $(1)_LIBS := build/$(1)/libmrharness.a build/$(1)/libmrservers.a build/$(1)/libmrproto.a
-build/$(1)/bin/mailrig: build/$(1)/harness/main.o $$($(1)_LIBS)
+# mailrig links every harness/ object itself, not through the archive, so that a module it
+# refers to weakly (one merged from another branch, see harness/cmd_run.c) is always in.
+build/$(1)/bin/mailrig: $$(HARNESS_SRC:%.c=build/$(1)/%.o) build/$(1)/libmrservers.a build/$(1)/libmrproto.a
+	@mkdir -p $$(@D)
+	$(2) $(3) $$^ $$(LIBS) -o $$@
+# The runner's commands with a fake interpreter, for tests/py/test_run.py (never installed).
+build/$(1)/bin/mailrig-fakerun: $$(FAKERUN_SRC:%.c=build/$(1)/%.o) $$($(1)_LIBS)
 	@mkdir -p $$(@D)
 	$(2) $(3) $$^ $$(LIBS) -o $$@
 build/$(1)/bin/test_%: build/$(1)/tests/unit/test_%.o $$(UNIT_LIB:%.c=build/$(1)/%.o) $$($(1)_LIBS)
@@ -118,8 +125,9 @@ replay: deps $(REPLAY_ASAN)
 	    build/asan/bin/replay_$$n corpora/$$n; done
 
 # Process-level tests (tests/py/*.py) against the ASan+UBSan build of mailrig.
-pytest: deps build/asan/bin/mailrig
-	MAILRIG=$(CURDIR)/build/asan/bin/mailrig $(PYTHON) -m pytest -q tests/py
+pytest: deps build/asan/bin/mailrig build/asan/bin/mailrig-fakerun
+	MAILRIG=$(CURDIR)/build/asan/bin/mailrig MAILRIG_FAKERUN=$(CURDIR)/build/asan/bin/mailrig-fakerun \
+	    $(PYTHON) -m pytest -q tests/py
 
 fuzz-build: $(FUZZERS)
 	@ci/deps fuzz
