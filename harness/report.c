@@ -348,7 +348,9 @@ static void put_tail(FILE *out, const char *what, const rep_tail *t)
     for (const char *p = t->text; p && *p;) {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        fprintf(out, "  | %.*s\n", (int)len, p);
+        char *line = rep_shown(p, len);   /* idempotent on a tail rep_read_tail made */
+        fprintf(out, "  | %s\n", line ? line : "");
+        free(line);
         p += len + (nl != NULL);
     }
 }
@@ -383,6 +385,8 @@ int rep_text(FILE *out, const rep_run *r, int color)
         fprintf(out, "\n--- %s: ", it->name);
         put_verdict(out, it->verdict, color, 0);
         fputc('\n', out);
+        if (it->work_dir)
+            fprintf(out, "work directory: %s\n", it->work_dir);
         put_tail(out, "transcript", &it->transcript);
         put_tail(out, "client output", &it->client_output);
         put_tail(out, "worker log", &it->worker_log);
