@@ -161,13 +161,10 @@ static int parse_options(run_cli *c, int argc, char **argv)
     c->jobs = 1;
     optind = 0;   /* glibc: a full reset, so that tests may call this more than once */
     opterr = 0;
-    for (int opt; (opt = getopt_long(argc, argv, "+j:vh", long_opts, NULL)) != -1;) {
-        if (opt == '?') {
-            if (optopt && strchr("j", optopt))
-                return cli_usage_error("run", "-%c needs a value", optopt), -1;
+    for (int opt; (opt = getopt_long(argc, argv, "+:j:vh", long_opts, NULL)) != -1;) {
+        if (opt == '?')
             return cli_usage_error("run", "unknown option '%s' (see mailrig run --help)",
                                    argv[optind - 1]), -1;
-        }
         if (opt == ':')
             return cli_usage_error("run", "'%s' needs a value", argv[optind - 1]), -1;
         int r = take_option(c, opt, optarg);
