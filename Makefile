@@ -41,13 +41,15 @@ FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(FUZZ_SRC))
 UNIT_NAMES := $(patsubst tests/unit/test_%.c,%,$(UNIT_SRC))
 FAKERUN_SRC := $(sort $(wildcard tests/fakerun/*.c))
 
-.PHONY: all deps test asan check replay pytest fuzz fuzz-build fuzz-smoke afl bench clean help
+.PHONY: all deps test asan check replay pytest fuzz fuzz-build fuzz-smoke afl bench clean help demo
 .DEFAULT_GOAL := all
 # Objects are intermediate files to make; keep them so rebuilds stay incremental.
 .SECONDARY:
 
 help:
 	@echo "make            build mailrig (build/rel/bin/mailrig)"
+	@echo "make demo       build mailrig and run the scenario catalogue against the built-in"
+	@echo "                mocks with the installed clients; prints the report"
 	@echo "make test       install missing packages, then unit tests + corpus replay under"
 	@echo "                ASan+UBSan, a short fuzz smoke, and the pytest suite"
 	@echo "make asan       the whole test suite under ASan+UBSan"
@@ -147,6 +149,16 @@ afl:
 asan: check replay
 
 test: asan fuzz-smoke pytest
+
+# The README's main-job command. The catalogue is scenarios/; until it has scenarios beyond
+# scenarios/examples, the examples are what there is to run. Reports also go to build/demo/.
+DEMO_SCENARIOS ?= $(if $(shell find scenarios -name '*.scn' -not -path 'scenarios/examples/*' 2>/dev/null | head -n 1),scenarios,scenarios/examples)
+DEMO_FLAGS ?= -j 0
+demo:
+	@ci/deps build clients
+	$(MAKE) build/rel/bin/mailrig
+	@mkdir -p build/demo
+	build/rel/bin/mailrig run $(DEMO_FLAGS) --junit build/demo/junit.xml --json build/demo/report.json $(DEMO_SCENARIOS)
 
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 build/rel/bin/bench: $(BENCH_SRC:%.c=build/rel/%.o) build/rel/libmrproto.a
