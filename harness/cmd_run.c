@@ -403,8 +403,9 @@ static int execute(run_state *s, const run_cli_fns *f, char **argv, int first, i
     o.env.external = s->c.external;
     o.env.port_base = s->c.port_base;
     double t0 = mono_s();
+    time_t started = time(NULL);
     int interrupted = runner_run(&o, jobs, s->nsel, items);
-    rep_run r = {.items = items, .n = s->nsel, .seconds = mono_s() - t0};
+    rep_run r = {.items = items, .n = s->nsel, .seconds = mono_s() - t0, .started = started};
     fill_run(&r, s, argv, first, argc);
     const char *nc = getenv("NO_COLOR");
     rep_text(stdout, &r, isatty(STDOUT_FILENO) && !(nc && *nc));

@@ -640,9 +640,9 @@ int rep_junit(FILE *out, const rep_run *r)
                  "skipped=\"%zu\" time=\"%.3f\">\n", r->n, c[REP_FAIL], c[REP_ERROR],
             c[REP_SKIP], r->seconds);
     char stamp[32] = "1970-01-01T00:00:00";
-    time_t now = time(NULL);
+    time_t started = (time_t)r->started;
     struct tm tm;
-    if (gmtime_r(&now, &tm))
+    if (gmtime_r(&started, &tm))
         strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
     for (size_t i = 0; i < r->n; i++) {
         if (group_seen_before(r, i))

@@ -64,6 +64,7 @@ typedef struct rep_run {
     rep_item *items;          /* in the order the scenarios were given */
     size_t n;
     double seconds;           /* wall time of the whole run */
+    long long started;        /* when it started (time_t): the JUnit timestamp */
     const char *work_dir;
     /* The options, echoed in the JSON report. */
     const char *const *args;  /* paths and names as given */

@@ -243,6 +243,7 @@ static void sample_run(rep_run *r, rep_item items[4])
     r->items = items;
     r->n = 4;
     r->seconds = 2.5;
+    r->started = 1000000000;
     r->work_dir = "/w";
     r->jobs = 2;
 }
@@ -384,6 +385,7 @@ static void junit_report(void **state)
     assert_non_null(dir);
     assert_true(icloud < dir);
     assert_non_null(strstr(t, "<testcase classname=\"icloud\" name=\"icloud-bad\" time=\"0.500\">"));
+    assert_non_null(strstr(t, " timestamp=\"2001-09-09T01:46:40\">"));   /* rep_run.started */
     assert_non_null(strstr(t, "<failure message=\"expected &quot;a1 OK*&quot;, got &quot;a1 NO "
                               "&lt;no&gt;&quot;\" type=\"failure\">at scenarios/x.scn:12:1: "
                               "expect-reply a1 OK\n"));
