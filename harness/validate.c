@@ -241,10 +241,10 @@ int validate_adapter(validate_ctx *v, const char *name, char *why, size_t whycap
     return adapter_check_setting((void *)v->o.clients_dir, name, NULL, NULL, why, whycap);
 }
 
-/* "no account 'bob' in profile 'exchange' (did you mean 'ben'?; it has tony, ben, ...)". */
+/* "no account 'bob' in profile 'exchange' (did you mean 'ben'?)", or "(it has: tony, ben, ...)". */
 static void account_problem(validate_ctx *v, const profile *p)
 {
-    const char *names[PROFILE_MAX_ACCOUNTS];
+    const char *names[PROFILE_MAX_ACCOUNTS] = {0};
     size_t n = 0;
     for (; n < p->n_accounts && n < PROFILE_MAX_ACCOUNTS; n++)
         names[n] = p->accounts[n].name;
@@ -264,6 +264,17 @@ static void account_problem(validate_ctx *v, const profile *p)
     v->account_missing = 1;
 }
 
+/* Whether a set line is about [account.NAME] of the scenario's account. */
+static int sets_define_account(const validate_ctx *v)
+{
+    char prefix[200];
+    snprintf(prefix, sizeof prefix, "account.%s.", v->account);
+    for (size_t i = 0; i < v->nsets; i++)
+        if (strncmp(v->sets[i], prefix, strlen(prefix)) == 0)
+            return 1;
+    return 0;
+}
+
 /* Load the scenario's profile with all its sets; 1 when something must be reported. */
 static int judge_sets(validate_ctx *v)
 {
@@ -275,6 +286,9 @@ static int judge_sets(validate_ctx *v)
     profile *p = load(v, v->set_arg, v->sets, v->nsets, &v->set_diag);
     if (p && v->account && !profile_account_find(p, v->account))
         account_problem(v, p);
+    else if (!p && v->account && !profile_account_find(base->p, v->account) &&
+             !sets_define_account(v))   /* the sets failed: judge it without them */
+        account_problem(v, base->p);
     profile_free(p);
     return v->set_diag.n > 0 || v->account_missing;
 }
