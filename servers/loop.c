@@ -655,9 +655,10 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct soc
     srv->nconns++;
     evutil_make_socket_nonblocking(fd);
     open_transcript(c);
-    transcript_record(c->tr, c->info.conn_id, "open", "%s:%d mode=%s proto=%s port=%d peer=%s",
+    transcript_record(c->tr, c->info.conn_id, "open", "%s:%d mode=%s proto=%s port=%d peer=%s%s%s",
                       lst->spec.host, lst->port, listen_mode_name(lst->spec.mode),
-                      lst->spec.protocol, lst->spec.provider_port, peer);
+                      lst->spec.protocol, lst->spec.provider_port, peer,
+                      lst->spec.cert ? " cert=" : "", lst->spec.cert ? lst->spec.cert : "");
     conn_log(c, "open %s peer=%s", listen_mode_name(lst->spec.mode), peer);
 
     switch (lst->spec.mode) {
