@@ -231,7 +231,10 @@ static int hook_client(void *ctx, const char *name, const char *key, const char 
                        char *why, size_t whycap)
 {
     const validate_ctx *v = ctx;
-    return adapter_check_setting((void *)v->o.clients_dir, name, key, value, why, whycap);
+    void *dir = (void *)v->o.clients_dir;
+    if (key && adapter_check_setting(dir, name, NULL, NULL, why, whycap) != 0)
+        return 0;   /* an unknown adapter: said once, at its name, not again per setting */
+    return adapter_check_setting(dir, name, key, value, why, whycap);
 }
 
 int validate_adapter(validate_ctx *v, const char *name, char *why, size_t whycap)
