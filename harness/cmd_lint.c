@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "harness/adapters.h"
 #include "harness/cli.h"
 #include "harness/commands.h"
 #include "harness/scenario.h"
@@ -142,7 +143,7 @@ int cmd_lint(int argc, char **argv)
     if (paths_data_dir(data_dir, sizeof data_dir) < 0)
         return cli_env_error("lint", "the data directory path is too long");
     snprintf(clients, sizeof clients, "%s/clients", data_dir);
-    validate_opts vo = {.clients_dir = clients};
+    validate_opts vo = {.clients_dir = clients, .check_client = adapter_check_setting};
     if (!(r.v = validate_new(&vo)))
         return cli_env_error("lint", "out of memory");
     int env_bad = 0;

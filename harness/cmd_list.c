@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/adapters.h"
 #include "harness/catalogue.h"
 #include "harness/cli.h"
 #include "harness/commands.h"
@@ -119,7 +120,7 @@ int cmd_list(int argc, char **argv)
         return cli_env_error("list", "the data directory path is too long");
     }
     snprintf(clients, sizeof clients, "%s/clients", data_dir);
-    validate_opts vo = {.clients_dir = clients};
+    validate_opts vo = {.clients_dir = clients, .check_client = adapter_check_setting};
     validate_ctx *v = validate_new(&vo);
     cat_files files = {0};
     int status = EXIT_PASS;

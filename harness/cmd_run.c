@@ -24,16 +24,12 @@
 #include "harness/validate.h"
 #include "servers/paths.h"
 
-/* The interpreter (harness/run.c) and the adapters (harness/adapters.c) are written on other
- * branches. Until they are merged this program links without them: `mailrig run` validates
- * and then says it cannot run (exit 3), and clients are not checked for before running.
- * Once they are linked the references resolve by themselves (the Makefile links harness/
- * objects directly, so a present module is never left out); these pragmas can then go. */
+/* The interpreter (harness/run.c) is written on another branch. Until it is merged this
+ * program links without it: `mailrig run` validates and then says it cannot run (exit 3).
+ * Once it is linked the references resolve by themselves (the Makefile links harness/
+ * objects directly, so a present module is never left out); the pragmas can then go. */
 #pragma weak run_scenario
 #pragma weak run_result_free
-#pragma weak adapter_load
-#pragma weak adapter_available
-#pragma weak adapter_free
 
 enum { MAX_TAG_ARGS = 64, MAX_JOBS = 256, EXIT_INTERRUPTED = 130 };
 
@@ -275,7 +271,7 @@ static void decide(runner_job *j, const run_cli *c, const run_cli_fns *f, const 
     }
 }
 
-/* The real check behind run_cli_fns.client_available, when the adapters are linked. */
+/* The real check behind run_cli_fns.client_available. */
 static int adapters_available(const char *clients_dir, const char *name, char *why, size_t cap)
 {
     char err[512];
@@ -311,13 +307,13 @@ static void state_free(run_state *s)
 }
 
 /* Collect, parse, validate and select. Returns 0 or an exit status. */
-static int prepare(run_state *s, int argc, char **argv, int first)
+static int prepare(run_state *s, const run_cli_fns *f, int argc, char **argv, int first)
 {
     if (paths_data_dir(s->data_dir, sizeof s->data_dir) < 0)
         return cli_env_error("run", "the data directory path is too long");
     snprintf(s->clients, sizeof s->clients, "%s/clients", s->data_dir);
     validate_opts vo = {.data_dir = NULL, .default_profile = s->c.profile,
-                        .clients_dir = s->clients};
+                        .clients_dir = s->clients, .check_client = f->check_client};
     if (!(s->v = validate_new(&vo)))
         return cli_env_error("run", "out of memory");
     char why[1024];
@@ -433,7 +429,7 @@ int run_command(int argc, char **argv, const run_cli_fns *f)
         cat_filter_free(&s.c.filter);
         return first == -2 ? EXIT_PASS : EXIT_USAGE;
     }
-    int status = prepare(&s, argc, argv, first);
+    int status = prepare(&s, f, argc, argv, first);
     if (!status && !f->run)
         status = cli_env_error("run", "this mailrig was built without the scenario interpreter "
                                       "(harness/run.c); the scenarios are valid but nothing "
@@ -449,8 +445,8 @@ int run_command(int argc, char **argv, const run_cli_fns *f)
 int cmd_run(int argc, char **argv)
 {
     run_cli_fns f = {.run = run_scenario ? run_scenario : NULL,
-                     .free_result = run_result_free ? run_result_free : NULL};
-    if (adapter_load && adapter_available && adapter_free)
-        f.client_available = adapters_available;
+                     .free_result = run_result_free ? run_result_free : NULL,
+                     .client_available = adapters_available,
+                     .check_client = adapter_check_setting};
     return run_command(argc, argv, &f);
 }

@@ -16,6 +16,9 @@ typedef struct run_cli_fns {
      * scenario is skipped, or an error with --require-clients); -1 with why (the adapter
      * cannot be loaded: an error). NULL: not checked before running. */
     int (*client_available)(const char *clients_dir, const char *name, char *why, size_t cap);
+    /* validate_opts.check_client: adapter_check_setting() in mailrig; NULL: unchecked. */
+    int (*check_client)(void *ctx, const char *adapter, const char *key, const char *value,
+                        char *why, size_t whycap);
     unsigned grace_ms;             /* runner_opts.grace_ms */
 } run_cli_fns;
 

@@ -4,17 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/adapters.h"
 #include "harness/validate.h"
 #include "proto/base64.h"
 #include "servers/profile.h"
 #include "servers/suggest.h"
-
-/* The adapters module is written on another branch. Until it is merged, this program links
- * without it and adapter names are not checked (see validate.h); once it is, the reference
- * resolves by itself. (The program links harness/ objects directly, not from an archive,
- * so that a present module is always found.) */
-#pragma weak adapter_check_setting
 
 enum { MAX_SETS = 256 };
 
@@ -232,16 +225,16 @@ static int hook_client(void *ctx, const char *name, const char *key, const char 
 {
     const validate_ctx *v = ctx;
     void *dir = (void *)v->o.clients_dir;
-    if (key && adapter_check_setting(dir, name, NULL, NULL, why, whycap) != 0)
+    if (key && v->o.check_client(dir, name, NULL, NULL, why, whycap) != 0)
         return 0;   /* an unknown adapter: said once, at its name, not again per setting */
-    return adapter_check_setting(dir, name, key, value, why, whycap);
+    return v->o.check_client(dir, name, key, value, why, whycap);
 }
 
 int validate_adapter(validate_ctx *v, const char *name, char *why, size_t whycap)
 {
-    if (!adapter_check_setting)
+    if (!v->o.check_client)
         return 0;
-    return adapter_check_setting((void *)v->o.clients_dir, name, NULL, NULL, why, whycap);
+    return v->o.check_client((void *)v->o.clients_dir, name, NULL, NULL, why, whycap);
 }
 
 /* "no account 'bob' in profile 'exchange' (did you mean 'ben'?)", or "(it has: tony, ben, ...)". */
@@ -306,7 +299,7 @@ sc_scenario *validate_parse(validate_ctx *v, const char *path, sc_diags *d)
     o.check_profile = hook_profile;
     o.check_set = hook_set;
     o.check_account = hook_account;
-    o.check_client = adapter_check_setting ? hook_client : NULL;
+    o.check_client = v->o.check_client ? hook_client : NULL;
     sc_diags first = {0};
     sc_scenario *sc = sc_parse_file(path, &o, &first);
     if (!judge_sets(v)) {

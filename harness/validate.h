@@ -8,8 +8,7 @@
  *     listener or an account over several lines, so the overrides are judged as one set,
  *     and each message of the loader is reported at the `set` line it is about;
  *   - `account NAME` must be a section of that profile, overrides applied;
- *   - `client ADAPTER K=V...`: adapter_check_setting() (adapters.h) when that module is
- *     linked into the program (until then adapter names are not checked here).
+ *   - `client ADAPTER K=V...`: the adapters module's check (validate_opts.check_client).
  * A scenario that names no profile is checked against the runner's --profile (the
  * default_profile below); with neither, sets and accounts cannot be checked and pass.
  *
@@ -30,6 +29,10 @@ typedef struct validate_opts {
     const char *data_dir;         /* where profile names are looked up; NULL = paths_data_dir() */
     const char *default_profile;  /* for scenarios that name none (runner --profile); or NULL */
     const char *clients_dir;      /* adapter definitions; NULL = DATA/clients */
+    /* `client` steps and --client: adapter_check_setting() (adapters.h) in mailrig, called
+     * with clients_dir as ctx; NULL: adapter names and settings are not checked. */
+    int (*check_client)(void *ctx, const char *adapter, const char *key, const char *value,
+                        char *why, size_t whycap);
 } validate_opts;
 
 /* A context for any number of scenarios. The strings in o must outlive it. NULL when out of
@@ -41,8 +44,8 @@ void validate_free(validate_ctx *v);
  * loader's message in why. */
 int validate_profile(validate_ctx *v, const char *arg, char *why, size_t whycap);
 
-/* Is `name` a known client adapter (--client)? 0, or -1 with why. Always 0 while the
- * adapters module is not linked. */
+/* Is `name` a known client adapter (--client)? 0, or -1 with why. Always 0 without a
+ * check_client. */
 int validate_adapter(validate_ctx *v, const char *name, char *why, size_t whycap);
 
 /* Parse and validate the scenario at path, as sc_parse_file() does, with every hook above.

@@ -9,6 +9,8 @@
  *                        sleep=MS | checks-fail | orphan | bytes
  *   var lines="N"        transcript lines to write (default 5)
  *   var leak="TEXT"      put TEXT in the failure message (to test redaction)
+ * Adapters: "missing-client" is not installed, "broken-client" cannot be loaded,
+ * "unknown-adapter" does not exist, and no setting may have the value "bad".
  * Every `check` step is reported, passed unless checks-fail. The transcript goes to
  * WORK/transcript.log; a server-role scenario also gets WORK/client-output.log.
  */
@@ -167,9 +169,27 @@ static int fake_available(const char *dir, const char *name, char *why, size_t c
     return 1;
 }
 
+/* Adapter names and settings: "unknown-adapter" is not one; a value "bad" is refused. */
+static int fake_check_client(void *ctx, const char *adapter, const char *key, const char *value,
+                             char *why, size_t whycap)
+{
+    (void)ctx, (void)value;
+    if (strcmp(adapter, "unknown-adapter") == 0) {
+        snprintf(why, whycap, "no client adapter 'unknown-adapter'");
+        return -1;
+    }
+    if (key && strcmp(value, "bad") == 0) {
+        snprintf(why, whycap, "%s: %s cannot be 'bad'", adapter, key);
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    run_cli_fns f = {fake_run, fake_free, fake_available, 300};
+    run_cli_fns f = {.run = fake_run, .free_result = fake_free,
+                     .client_available = fake_available, .check_client = fake_check_client,
+                     .grace_ms = 300};
     if (argc >= 2 && strcmp(argv[1], "run") == 0)
         return run_command(argc - 1, argv + 1, &f);
     if (argc >= 2 && strcmp(argv[1], "list") == 0)

@@ -325,6 +325,18 @@ def test_unusable_adapter_is_an_error(fakerun, tmp_path):
     assert "client 'broken-client' cannot be used: clients/broken-client.ini:3" in r.stdout
 
 
+def test_adapter_settings_are_checked(fakerun, tmp_path):
+    scn(tmp_path, "nope", role="server", extra="client unknown-adapter user=x port=1\nexpect-client exit=0")
+    scn(tmp_path, "badset", role="server", extra="client fine-client security=bad\nexpect-client exit=0")
+    r = run(fakerun, tmp_path)
+    assert r.returncode == 2
+    assert r.stderr.count("no client adapter 'unknown-adapter'") == 1   # once, at the name
+    assert f"{tmp_path}/nope.scn:7:8: no client adapter 'unknown-adapter'" in r.stderr
+    assert f"{tmp_path}/badset.scn:7:20: fine-client: security cannot be 'bad'" in r.stderr
+    r = run(fakerun, "--client", "unknown-adapter", tmp_path / "nope.scn")
+    assert r.returncode == 2 and "--client unknown-adapter: no client adapter" in r.stderr
+
+
 def test_external(fakerun, tmp_path):
     scn(tmp_path, "server-side", role="server")
     scn(tmp_path, "client-side")
