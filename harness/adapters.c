@@ -581,7 +581,7 @@ adapter *adapter_load(const char *clients_dir, const char *name, char *err, size
         return NULL;
     }
     snprintf(path, sizeof path, "%s/%s.ini", dir, name);
-    char *text;
+    char *text = NULL;   /* gcc -O1 -fsanitize: maybe-uninitialized after read_file */
     if (read_file(path, &text, err, errlen) < 0)
         return NULL;
     adapter *a = calloc(1, sizeof *a);
