@@ -31,6 +31,10 @@ LIBS := -lssl -lcrypto -levent_openssl -levent -linih -ljansson -lpcre2-8
 PROTO_SRC := $(sort $(wildcard proto/*.c))
 SERVERS_SRC := $(sort $(wildcard servers/*.c))
 HARNESS_SRC := $(sort $(wildcard harness/*.c))
+# What the mailrig program links. harness/run.c (run_scenario) binds the interpreter to the
+# checks and adapters modules; until both exist it is left out, and `mailrig run` says that
+# this build has no interpreter (exit 3). Drop the filter once they are merged.
+MAILRIG_SRC := $(if $(and $(wildcard harness/checks.c),$(wildcard harness/adapters.c)),$(HARNESS_SRC),$(filter-out harness/run.c,$(HARNESS_SRC)))
 # harness/ minus main.c, as a library too, so unit tests and fuzz targets can link harness modules.
 HARNESS_LIB_SRC := $(filter-out harness/main.c,$(HARNESS_SRC))
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
@@ -39,14 +43,17 @@ FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_LIB  := $(sort $(filter-out $(FUZZ_SRC) fuzz/replay_main.c,$(wildcard fuzz/*.c)))
 FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(FUZZ_SRC))
 UNIT_NAMES := $(patsubst tests/unit/test_%.c,%,$(UNIT_SRC))
+FAKERUN_SRC := $(sort $(wildcard tests/fakerun/*.c))
 
-.PHONY: all deps test asan check replay pytest fuzz fuzz-build fuzz-smoke afl bench clean help
+.PHONY: all deps test asan check replay pytest fuzz fuzz-build fuzz-smoke afl bench clean help demo
 .DEFAULT_GOAL := all
 # Objects are intermediate files to make; keep them so rebuilds stay incremental.
 .SECONDARY:
 
 help:
 	@echo "make            build mailrig (build/rel/bin/mailrig)"
+	@echo "make demo       build mailrig and run the scenario catalogue against the built-in"
+	@echo "                mocks with the installed clients; prints the report"
 	@echo "make test       install missing packages, then unit tests + corpus replay under"
 	@echo "                ASan+UBSan, a short fuzz smoke, and the pytest suite"
 	@echo "make asan       the whole test suite under ASan+UBSan"
@@ -71,7 +78,13 @@ build/$(1)/libmrharness.a: $$(HARNESS_LIB_SRC:%.c=build/$(1)/%.o)
 	@rm -f $$@
 	ar rcs $$@ $$^
 $(1)_LIBS := build/$(1)/libmrharness.a build/$(1)/libmrservers.a build/$(1)/libmrproto.a
-build/$(1)/bin/mailrig: build/$(1)/harness/main.o $$($(1)_LIBS)
+# mailrig links every harness/ object itself, not through the archive, so that a module it
+# refers to weakly (one merged from another branch, see harness/cmd_run.c) is always in.
+build/$(1)/bin/mailrig: $$(MAILRIG_SRC:%.c=build/$(1)/%.o) build/$(1)/libmrservers.a build/$(1)/libmrproto.a
+	@mkdir -p $$(@D)
+	$(2) $(3) $$^ $$(LIBS) -o $$@
+# The runner's commands with a fake interpreter, for tests/py/test_run.py (never installed).
+build/$(1)/bin/mailrig-fakerun: $$(FAKERUN_SRC:%.c=build/$(1)/%.o) $$($(1)_LIBS)
 	@mkdir -p $$(@D)
 	$(2) $(3) $$^ $$(LIBS) -o $$@
 build/$(1)/bin/test_%: build/$(1)/tests/unit/test_%.o $$(UNIT_LIB:%.c=build/$(1)/%.o) $$($(1)_LIBS)
@@ -126,8 +139,10 @@ build/asan/bin/run_scn: tests/tools/run_scn.c $(asan_LIBS)
 	$(CC) $(BASEFLAGS) -O1 $(SANFLAGS) $(RUN_SCN_DEFS) $< $(asan_LIBS) $(LIBS) -o $@
 
 # Process-level tests (tests/py/*.py) against the ASan+UBSan build of mailrig.
-pytest: deps build/asan/bin/mailrig build/asan/bin/run_scn
-	MAILRIG=$(CURDIR)/build/asan/bin/mailrig MAILRIG_RUN_SCN=$(CURDIR)/build/asan/bin/run_scn \
+pytest: deps build/asan/bin/mailrig build/asan/bin/mailrig-fakerun build/asan/bin/run_scn
+	@ci/deps clients
+	MAILRIG=$(CURDIR)/build/asan/bin/mailrig MAILRIG_FAKERUN=$(CURDIR)/build/asan/bin/mailrig-fakerun \
+	    MAILRIG_RUN_SCN=$(CURDIR)/build/asan/bin/run_scn \
 	    $(PYTHON) -m pytest -q tests/py
 
 fuzz-build: $(FUZZERS)
@@ -148,6 +163,16 @@ afl:
 asan: check replay
 
 test: asan fuzz-smoke pytest
+
+# The README's main-job command. The catalogue is scenarios/; until it has scenarios beyond
+# scenarios/examples, the examples are what there is to run. Reports also go to build/demo/.
+DEMO_SCENARIOS ?= $(if $(shell find scenarios -name '*.scn' -not -path 'scenarios/examples/*' 2>/dev/null | head -n 1),scenarios,scenarios/examples)
+DEMO_FLAGS ?= -j 0
+demo:
+	@ci/deps build clients
+	$(MAKE) build/rel/bin/mailrig
+	@mkdir -p build/demo
+	build/rel/bin/mailrig run $(DEMO_FLAGS) --junit build/demo/junit.xml --json build/demo/report.json $(DEMO_SCENARIOS)
 
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 build/rel/bin/bench: $(BENCH_SRC:%.c=build/rel/%.o) build/rel/libmrproto.a

@@ -11,13 +11,17 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "harness/adapters.h"
 #include "harness/cli.h"
 #include "harness/commands.h"
 #include "harness/scenario.h"
+#include "harness/validate.h"
+#include "servers/paths.h"
 
 enum { MAX_DIR_DEPTH = 16 };
 
 typedef struct lint_run {
+    validate_ctx *v;   /* the profile, set, account and adapter hooks, as `mailrig run` */
     int quiet;
     size_t files, bad_files, errors;
 } lint_run;
@@ -26,7 +30,9 @@ static void lint_usage(FILE *out)
 {
     fprintf(out, "usage: mailrig lint [-q] FILE|DIR...\n\n"
                  "Parse and validate scenario files (*.scn) without running them, and print\n"
-                 "every error as file:line:col with the offending line. Directories are searched\n"
+                 "every error as file:line:col with the offending line, as `mailrig run` checks\n"
+                 "them: the language, and what a scenario refers to (its profile must load with\n"
+                 "its `set` lines, its `account` must exist). Directories are searched\n"
                  "recursively for *.scn files. The language is described in\n"
                  "docs/scenario-language.md.\n\n"
                  "  -q, --quiet   print errors only, no summary line\n"
@@ -37,7 +43,7 @@ static void lint_usage(FILE *out)
 static void lint_file(lint_run *r, const char *path)
 {
     sc_diags d = {0};
-    sc_scenario *sc = sc_parse_file(path, NULL, &d);
+    sc_scenario *sc = validate_parse(r->v, path, &d);
     r->files++;
     if (!sc) {
         r->bad_files++;
@@ -133,6 +139,13 @@ int cmd_lint(int argc, char **argv)
     if (first >= argc)
         return cli_usage_error("lint", "no scenario file or directory given (see mailrig lint "
                                        "--help)");
+    char data_dir[4096], clients[4096 + 16];
+    if (paths_data_dir(data_dir, sizeof data_dir) < 0)
+        return cli_env_error("lint", "the data directory path is too long");
+    snprintf(clients, sizeof clients, "%s/clients", data_dir);
+    validate_opts vo = {.clients_dir = clients, .check_client = adapter_check_setting};
+    if (!(r.v = validate_new(&vo)))
+        return cli_env_error("lint", "out of memory");
     int env_bad = 0;
     for (int i = first; i < argc; i++) {
         struct stat st;
@@ -146,6 +159,7 @@ int cmd_lint(int argc, char **argv)
             lint_file(&r, argv[i]);
         }
     }
+    validate_free(r.v);
     if (!r.quiet)
         fprintf(stderr, "lint: %zu file%s, %zu with errors, %zu error%s\n", r.files,
                 r.files == 1 ? "" : "s", r.bad_files, r.errors, r.errors == 1 ? "" : "s");

@@ -78,7 +78,7 @@ static profile *load(const char *arg, const char **sets, size_t nsets, bool by_n
     return p;
 }
 
-static int cmd_show(int argc, char **argv)
+static int profile_show(int argc, char **argv)
 {
     const char *arg, *sets[MAX_SETS];
     size_t nsets;
@@ -93,7 +93,7 @@ static int cmd_show(int argc, char **argv)
     return r;
 }
 
-static int cmd_check(int argc, char **argv)
+static int profile_check(int argc, char **argv)
 {
     const char *arg, *sets[MAX_SETS];
     size_t nsets;
@@ -123,7 +123,7 @@ static void vars_list(uint32_t mask, char *buf, size_t cap)
         }
 }
 
-static int cmd_keys(int argc, char **argv)
+static int profile_keys(int argc, char **argv)
 {
     if (argc > 1)
         return cli_usage_error("profile keys", "unexpected argument '%s'", argv[1]);
@@ -170,7 +170,7 @@ static int by_name(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int cmd_list(int argc, char **argv)
+static int profile_list(int argc, char **argv)
 {
     if (argc > 1)
         return cli_usage_error("profile list", "unexpected argument '%s'", argv[1]);
@@ -222,12 +222,12 @@ int cmd_profile(int argc, char **argv)
         return EXIT_PASS;
     }
     if (!strcmp(argv[1], "list"))
-        return cmd_list(argc - 1, argv + 1);
+        return profile_list(argc - 1, argv + 1);
     if (!strcmp(argv[1], "show"))
-        return cmd_show(argc - 1, argv + 1);
+        return profile_show(argc - 1, argv + 1);
     if (!strcmp(argv[1], "check"))
-        return cmd_check(argc - 1, argv + 1);
+        return profile_check(argc - 1, argv + 1);
     if (!strcmp(argv[1], "keys"))
-        return cmd_keys(argc - 1, argv + 1);
+        return profile_keys(argc - 1, argv + 1);
     return cli_usage_error("profile", "unknown subcommand '%s' (list, show, check, keys)", argv[1]);
 }

@@ -7,7 +7,10 @@
     X(certs, "create the test PKI (test CA, server certificates) and print its paths") \
     X(lint, "check scenario files (*.scn) for errors without running them") \
     X(profile, "list, show (resolved, with --set overrides) or check provider profiles") \
-    X(serve, "run a provider profile's IMAP, SMTP and POP3 mock servers on loopback")
+    X(serve, "run a provider profile's IMAP, SMTP and POP3 mock servers on loopback") \
+    X(client, "start a client under test through its adapter (clients/NAME.ini) and report") \
+    X(run, "run scenarios (files, directories, catalogue names) and report; JUnit and JSON") \
+    X(list, "list the scenario catalogue: name, role, profile, tags, description, file")
 
 #define X(name, summary) int cmd_##name(int argc, char **argv);
 MAILRIG_COMMANDS(X)

@@ -325,6 +325,25 @@ __attribute__((format(printf, 3, 4))) static void err_loc(parser *p, const sc_lo
     diag_add(p, loc->file, loc->line, loc->col, loc->text, loc->text_n, NULL, msg);
 }
 
+/* Report msg at the word-th word (0 = the keyword) of the line at loc: a hook's verdict
+ * about a header value. */
+static void err_loc_word(parser *p, const sc_loc *loc, unsigned word, const char *msg)
+{
+    size_t i = 0, n = loc->text_n;
+    const char *s = loc->text;
+    for (unsigned w = 0;; w++) {
+        while (i < n && (s[i] == ' ' || s[i] == '\t'))
+            i++;
+        if (w == word || i >= n)
+            break;
+        while (i < n && s[i] != ' ' && s[i] != '\t')
+            i++;
+    }
+    sc_loc l = *loc;
+    l.col = col_of(s, n, i);
+    err_loc(p, &l, "%s", msg);
+}
+
 /* Report a problem about a whole file. */
 static void err_file(parser *p, const char *path, const char *msg)
 {
@@ -2978,16 +2997,16 @@ static void finish(parser *p)
     }
     /* the profile hooks run once the whole header is known (profile may follow set) */
     char why[300];
+    if (p->h.profile && p->opt->check_profile &&
+        p->opt->check_profile(p->opt->ctx, p->h.profile, p->h.profile_path, why, sizeof why) != 0)
+        err_loc_word(p, &p->profile_loc, 1, why);
     for (size_t i = 0; i < p->sets.n && p->opt->check_set; i++)
         if (p->opt->check_set(p->opt->ctx, p->h.profile, p->sets.v[i].key, p->sets.v[i].value, why,
                               sizeof why) != 0)
             err_loc(p, &p->sets.v[i].loc, "%s", why);
     if (p->h.account && p->opt->check_account &&
-        p->opt->check_account(p->opt->ctx, p->h.profile, p->h.account, why, sizeof why) != 0) {
-        sc_loc l = p->account_loc;
-        l.col = col_of(l.text, l.text_n, (size_t)(strstr(l.text, p->h.account) - l.text));
-        err_loc(p, &l, "%s", why);
-    }
+        p->opt->check_account(p->opt->ctx, p->h.profile, p->h.account, why, sizeof why) != 0)
+        err_loc_word(p, &p->account_loc, 1, why);
     size_t real = 0;
     for (size_t i = 0; i < p->steps.n; i++)
         real += p->steps.v[i].kind != SC_VAR && p->steps.v[i].kind != SC_CHECK;

@@ -75,6 +75,13 @@ typedef struct sc_options {
      * key. */
     int (*check_set)(void *ctx, const char *profile, const char *key, const char *value,
                      char *why, size_t whycap);
+    /* `profile NAME|PATH`: can that profile be loaded? profile is the header's text,
+     * profile_path the path resolved against the scenario's directory (NULL for a name).
+     * Called once the whole file is read, before check_set and check_account (so a hook
+     * context may remember which profile they are about); problems are reported at the
+     * value. Not called when the scenario names no profile. */
+    int (*check_profile)(void *ctx, const char *profile, const char *profile_path, char *why,
+                         size_t whycap);
     /* `account NAME`: does the profile have [account.NAME]? Same timing as check_set. */
     int (*check_account)(void *ctx, const char *profile, const char *account, char *why,
                          size_t whycap);

@@ -164,9 +164,26 @@ static void conn_free(conn *c)
                       c->close_reason ? c->close_reason : "closed");
     if (c->sess)
         c->sess->ops->free(c->sess);
-    if (c->bev)
+    if (c->bev) {
+        /* After STARTTLS c->bev is an OpenSSL filter: its output drains into the socket
+         * bufferevent below it, which may still hold the last records (a LOGOUT's BYE and OK).
+         * Hand them to the kernel before freeing, or the client sees EOF instead. */
+        struct bufferevent *under = bufferevent_get_underlying(c->bev);
+        if (under) {
+            /* a socket bufferevent freezes the start of its output: copy, do not drain */
+            struct evbuffer *out = bufferevent_get_output(under);
+            evutil_socket_t fd = bufferevent_getfd(under);
+            size_t len = evbuffer_get_length(out);
+            const char *p = len ? (const char *)evbuffer_pullup(out, (ev_ssize_t)len) : NULL;
+            for (size_t off = 0; p && fd >= 0 && off < len;) {
+                ssize_t w = send(fd, p + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (w <= 0)
+                    break;
+                off += (size_t)w;
+            }
+        }
         bufferevent_free(c->bev); /* closes fd (BEV_OPT_CLOSE_ON_FREE) and frees the SSL */
-    else if (c->fd >= 0)
+    } else if (c->fd >= 0)
         evutil_closesocket(c->fd);
     if (c->timer)
         event_free(c->timer);
@@ -655,9 +672,10 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct soc
     srv->nconns++;
     evutil_make_socket_nonblocking(fd);
     open_transcript(c);
-    transcript_record(c->tr, c->info.conn_id, "open", "%s:%d mode=%s proto=%s port=%d peer=%s",
+    transcript_record(c->tr, c->info.conn_id, "open", "%s:%d mode=%s proto=%s port=%d peer=%s%s%s",
                       lst->spec.host, lst->port, listen_mode_name(lst->spec.mode),
-                      lst->spec.protocol, lst->spec.provider_port, peer);
+                      lst->spec.protocol, lst->spec.provider_port, peer,
+                      lst->spec.cert ? " cert=" : "", lst->spec.cert ? lst->spec.cert : "");
     conn_log(c, "open %s peer=%s", listen_mode_name(lst->spec.mode), peer);
 
     switch (lst->spec.mode) {

@@ -56,6 +56,9 @@ typedef struct listener_spec {
     int port;                   /* local port; 0 = any free port */
     listen_mode mode;
     SSL_CTX *tls;               /* implicit-tls and starttls; not owned */
+    const char *cert;           /* the certificate variant's name ("untrusted"), written as
+                                   cert= in each connection's open record so that the checks
+                                   know what the client was shown; NULL = not written */
     plaintext_answer on_plaintext;
     hello_answer on_client_hello;
     int starttls_vulnerable;    /* keep plaintext pipelined after STARTTLS (CVE-2011-0411) */

@@ -264,6 +264,7 @@ static int start_listeners(mock *m, char *err, size_t errlen, int *env_error)
             .port = local,
             .mode = listen_mode_of(l->mode),
             .tls = needs_tls(l) ? m->tls[variant_of(l->cert)] : NULL,
+            .cert = needs_tls(l) ? profile_cert_name(l->cert) : NULL,
             .on_plaintext = plaintext_of(l->plaintext),
             /* A ClientHello on a plaintext port is always handed to the session, whose
              * parser turns it into the protocol's error reply, or silence, or a close,

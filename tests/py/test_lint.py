@@ -63,3 +63,20 @@ def test_help():
     assert r.stdout.startswith("usage: mailrig lint")
     top = subprocess.run([mailrig(), "--help"], capture_output=True, text=True, timeout=60)
     assert "lint" in top.stdout
+
+
+def test_profile_references_are_checked(tmp_path):
+    """lint checks what `mailrig run` checks: the profile, the set lines (together), the account."""
+    (tmp_path / "a.scn").write_text("scenario a\nrole client\nprofile generic\n"
+                                    "set imap.usrname=full\naccount zed\nconnect imap plain\n")
+    (tmp_path / "b.scn").write_text("scenario b\nrole client\nprofile nosuch\nconnect imap plain\n")
+    (tmp_path / "c.scn").write_text("scenario c\nrole client\nprofile generic\n"
+                                    "set listener.2525.protocol=smtp\nset listener.2525.mode=plain\n"
+                                    "account bob\nconnect smtp 2525 plain\n")
+    r = lint("-q", str(tmp_path))
+    assert r.returncode == 2
+    assert (f"{tmp_path}/a.scn:4:5: unknown key 'usrname' in [imap] (did you mean "
+            "'username'?)") in r.stderr
+    assert f"{tmp_path}/a.scn:5:9: no account 'zed' in profile 'generic'" in r.stderr
+    assert f"{tmp_path}/b.scn:3:9: no profile named 'nosuch'" in r.stderr
+    assert "c.scn" not in r.stderr

@@ -928,6 +928,63 @@ static void hooks(void **state)
     sc_diags_free(&d);
 }
 
+static int hook_profile(void *ctx, const char *profile, const char *path, char *why,
+                        size_t whycap)
+{
+    int *calls = ctx;
+    (*calls)++;
+    if (strcmp(profile, "sub/p.ini") == 0) {
+        assert_string_equal(path, "dir/sub/p.ini");   /* resolved against the scenario */
+        return 0;
+    }
+    assert_null(path);
+    snprintf(why, whycap, "no profile named '%s'", profile);
+    return -1;
+}
+
+static int hook_any_account(void *ctx, const char *profile, const char *account, char *why,
+                            size_t whycap)
+{
+    (void)ctx, (void)profile;
+    snprintf(why, whycap, "no account '%s'", account);
+    return -1;
+}
+
+/* check_profile: reported at the value, first, and only when a profile is named; an account
+ * whose name also occurs in the keyword is still reported at the name. */
+static void hook_profile_check(void **state)
+{
+    (void)state;
+    int calls = 0;
+    sc_options o;
+    memset(&o, 0, sizeof o);
+    o.check_profile = hook_profile;
+    o.check_account = hook_any_account;
+    o.ctx = &calls;
+    const char *text = "scenario t\nrole client\naccount \t count\nprofile   icloudd\n"
+                       "connect imap plain\n";
+    sc_diags d = {0};
+    assert_null(sc_parse_mem("t.scn", text, strlen(text), &o, &d));
+    assert_int_equal(d.n, 2);
+    assert_string_equal(d.v[0].msg, "no profile named 'icloudd'");
+    assert_int_equal(d.v[0].line, 4);
+    assert_int_equal(d.v[0].col, 11);
+    assert_string_equal(d.v[1].msg, "no account 'count'");
+    assert_int_equal(d.v[1].line, 3);
+    assert_int_equal(d.v[1].col, 11);
+    sc_diags_free(&d);
+    o.check_account = NULL;
+    text = "scenario t\nrole client\nprofile sub/p.ini\nconnect imap plain\n";
+    sc_scenario *sc = sc_parse_mem("dir/t.scn", text, strlen(text), &o, &d);
+    assert_non_null(sc);
+    sc_free(sc);
+    text = "scenario t\nrole client\nconnect imap plain\n";
+    sc = sc_parse_mem("t.scn", text, strlen(text), &o, &d);
+    assert_non_null(sc);
+    sc_free(sc);
+    assert_int_equal(calls, 2);   /* not called without a profile line */
+}
+
 /* ---- lines, limits, display ------------------------------------------------------------- */
 
 static void lines_and_bytes(void **state)
@@ -1173,6 +1230,7 @@ int main(void)
         cmocka_unit_test(includes),
         cmocka_unit_test(include_errors),
         cmocka_unit_test(hooks),
+        cmocka_unit_test(hook_profile_check),
         cmocka_unit_test(lines_and_bytes),
         cmocka_unit_test(limits),
         cmocka_unit_test(display),
