@@ -131,12 +131,10 @@ replay: deps $(REPLAY_ASAN)
 	    build/asan/bin/replay_$$n corpora/$$n; done
 
 # tests/tools/run_scn: one scenario through the interpreter, for pytest (the user command is
-# `mailrig run`). Built with the real checks and adapters once those modules exist.
-RUN_SCN_DEFS := $(if $(wildcard harness/checks.c),-DMR_HAVE_CHECKS) \
-                $(if $(wildcard harness/adapters.c),-DMR_HAVE_ADAPTERS)
+# `mailrig run`).
 build/asan/bin/run_scn: tests/tools/run_scn.c $(asan_LIBS)
 	@mkdir -p $(@D)
-	$(CC) $(BASEFLAGS) -O1 $(SANFLAGS) $(RUN_SCN_DEFS) $< $(asan_LIBS) $(LIBS) -o $@
+	$(CC) $(BASEFLAGS) -O1 $(SANFLAGS) $< $(asan_LIBS) $(LIBS) -o $@
 
 # Process-level tests (tests/py/*.py) against the ASan+UBSan build of mailrig.
 pytest: deps build/asan/bin/mailrig build/asan/bin/mailrig-fakerun build/asan/bin/run_scn

@@ -1081,8 +1081,15 @@ static int setup(run_state *st)
             if (run_need_pki(st) == STEP_OK)
                 st->v.cafile = st->pki->ca_cert;
             st->res->message[0] = '\0';   /* no CA is fine for a server with its own */
-        } else if (run_start_mock(st, st->prof) != STEP_OK) {
-            return RUN_ERROR;
+        } else {
+            /* Only the protocols the scenario connects to listen: one that needs IMAP runs
+             * in a build (or with a profile) whose SMTP the mock cannot serve. */
+            unsigned mask = 0;
+            for (size_t i = 0; i < sc->nsteps; i++)
+                if (sc->steps[i].kind == SC_CONNECT)
+                    mask |= 1u << sc->steps[i].u.connect.proto;
+            if (run_start_mock_for(st, mask) != STEP_OK)
+                return RUN_ERROR;
         }
     }
     return STEP_OK;
@@ -1129,6 +1136,9 @@ static int run_checks(run_state *st, const char *text, size_t n)
             run_buf_free(&red);
         }
         all &= c->passed;
+        if (st->env->verbose)
+            fprintf(st->env->verbose, "%s:%u: check %s -> %s: %s\n", s->loc.file ? s->loc.file : "?",
+                    s->loc.line, sc_checks[c->id].name, c->passed ? "pass" : "FAIL", c->reason);
     }
     return all;
 }
@@ -1248,7 +1258,8 @@ run_verdict run_scenario_with(const sc_scenario *sc, const run_env *env, const r
                          sc->h.total_timeout_ms);
         else
             r = run_step(st, s);
-        trace(st, s, r, t);
+        if (s->kind != SC_CHECK)
+            trace(st, s, r, t);   /* checks are traced with their results, at the end */
         if (r != STEP_OK)
             res->failed_step = (int)i;
     }

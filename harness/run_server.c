@@ -135,21 +135,20 @@ int run_accept(run_state *st, unsigned port, int64_t deadline)
 
 /* ---- serve ------------------------------------------------------------------------------------ */
 
-int run_step_serve(run_state *st, const sc_step *s)
+int run_start_mock_for(run_state *st, unsigned mask)
 {
     if (!st->prof)
-        return run_fail(st, RUN_ERROR, "serve: no profile: the scenario names none and none was given");
-    unsigned mask = s->u.serve.protos;
+        return run_fail(st, RUN_ERROR, "no profile: the scenario names none and none was given");
     const profile *p = st->prof;
     char extra[PROFILE_MAX_LISTENERS][64];
     const char *ext[PROFILE_MAX_LISTENERS];
     size_t ne = 0;
-    /* Protocols not asked for: their listeners are closed, so the client cannot reach them
-     * (and a build without their session still serves the others). */
+    /* Protocols not asked for: their listeners are closed, so nobody reaches them (and a
+     * build without their session still serves the others). */
     for (size_t i = 0; mask && i < p->n_listeners && ne < PROFILE_MAX_LISTENERS; i++) {
         const profile_listener *l = &p->listeners[i];
         sc_proto sp = l->proto == PROFILE_SMTP ? SC_PROTO_SMTP : l->proto == PROFILE_POP3 ? SC_PROTO_POP3 : SC_PROTO_IMAP;
-        if (mask & (1u << sp))
+        if ((mask & (1u << sp)) || l->mode == PROFILE_MODE_CLOSED)
             continue;
         snprintf(extra[ne], sizeof extra[ne], "listener.%u.mode=closed", l->port);
         ext[ne] = extra[ne];
@@ -160,10 +159,16 @@ int run_step_serve(run_state *st, const sc_step *s)
         profile *q = run_load_profile(st, ext, ne);
         if (!q)
             return RUN_ERROR;
+        profile_free(st->serve_profile);
         st->serve_profile = q;
         use = q;
     }
     return run_start_mock(st, use);
+}
+
+int run_step_serve(run_state *st, const sc_step *s)
+{
+    return run_start_mock_for(st, s->u.serve.protos);
 }
 
 /* ---- the client under test -------------------------------------------------------------------- */

@@ -51,7 +51,7 @@ typedef struct run_state {
     run_result *res;
     profile *owned_profile;
     const profile *prof;
-    profile *serve_profile;   /* `serve PROTO...`: the profile with the others closed */
+    profile *serve_profile;   /* the mock's profile when some protocols are closed */
     run_vars v;
     double t0;
     int64_t start_ms, total_deadline;
@@ -121,6 +121,10 @@ int run_step_expect_client(run_state *st, const sc_step *s);
 
 /* Start the profile's mock for prof (client role and `serve`). */
 int run_start_mock(run_state *st, const profile *prof);
+
+/* Start the scenario profile's mock with only the protocols in mask (bits 1 << sc_proto; 0:
+ * all) listening: the other protocols' listeners are closed. */
+int run_start_mock_for(run_state *st, unsigned mask);
 
 /* Make sure the test PKI exists for the profile; fills st->pki. */
 int run_need_pki(run_state *st);

@@ -5,11 +5,9 @@
  *   run_scn --features
  *
  * Not a user command (that is `mailrig run`, the runner): a thin test driver over
- * run_scenario_with(), so the interpreter can be tested end to end before the runner, the
- * checks and the adapters are merged. It is built with the real checks and adapters when
- * harness/checks.c and harness/adapters.c exist (the Makefile defines MR_HAVE_CHECKS and
- * MR_HAVE_ADAPTERS), else `check` and `client` steps are environment errors and --features
- * says so, which the tests use to know what they can expect.
+ * run_scenario_with() with the real checks and adapters, whose output the interpreter's
+ * pytest reads line by line (no report format in between). --features says which of them
+ * are built in (all, now that they are merged; the tests still ask).
  *
  * Output, one "key value" line each: verdict pass|fail|error, step N, message ..., transcript
  * PATH, client-output PATH, then "check NAME pass|fail REASON" per check. Exit status 0 pass,
@@ -39,18 +37,15 @@ int main(int argc, char **argv)
         {"verbose", no_argument, 0, 'v'}, {0, 0, 0, 0},
     };
     run_env env = {.work_dir = ".", .seed = 1};
-    run_deps deps = {0};
-#ifdef MR_HAVE_CHECKS
-    deps.check_eval = check_eval;
-#endif
-#ifdef MR_HAVE_ADAPTERS
-    deps.adapter_load = adapter_load;
-    deps.adapter_free = adapter_free;
-    deps.adapter_available = adapter_available;
-    deps.adapter_start = adapter_start;
-    deps.adapter_wait = adapter_wait;
-    deps.adapter_kill = adapter_kill;
-#endif
+    run_deps deps = {
+        .check_eval = check_eval,
+        .adapter_load = adapter_load,
+        .adapter_free = adapter_free,
+        .adapter_available = adapter_available,
+        .adapter_start = adapter_start,
+        .adapter_wait = adapter_wait,
+        .adapter_kill = adapter_kill,
+    };
     int c;
     while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
         switch (c) {
