@@ -31,10 +31,6 @@ LIBS := -lssl -lcrypto -levent_openssl -levent -linih -ljansson -lpcre2-8
 PROTO_SRC := $(sort $(wildcard proto/*.c))
 SERVERS_SRC := $(sort $(wildcard servers/*.c))
 HARNESS_SRC := $(sort $(wildcard harness/*.c))
-# What the mailrig program links. harness/run.c (run_scenario) binds the interpreter to the
-# checks and adapters modules; until both exist it is left out, and `mailrig run` says that
-# this build has no interpreter (exit 3). Drop the filter once they are merged.
-MAILRIG_SRC := $(if $(and $(wildcard harness/checks.c),$(wildcard harness/adapters.c)),$(HARNESS_SRC),$(filter-out harness/run.c,$(HARNESS_SRC)))
 # harness/ minus main.c, as a library too, so unit tests and fuzz targets can link harness modules.
 HARNESS_LIB_SRC := $(filter-out harness/main.c,$(HARNESS_SRC))
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
@@ -78,9 +74,7 @@ build/$(1)/libmrharness.a: $$(HARNESS_LIB_SRC:%.c=build/$(1)/%.o)
 	@rm -f $$@
 	ar rcs $$@ $$^
 $(1)_LIBS := build/$(1)/libmrharness.a build/$(1)/libmrservers.a build/$(1)/libmrproto.a
-# mailrig links every harness/ object itself, not through the archive, so that a module it
-# refers to weakly (one merged from another branch, see harness/cmd_run.c) is always in.
-build/$(1)/bin/mailrig: $$(MAILRIG_SRC:%.c=build/$(1)/%.o) build/$(1)/libmrservers.a build/$(1)/libmrproto.a
+build/$(1)/bin/mailrig: build/$(1)/harness/main.o $$($(1)_LIBS)
 	@mkdir -p $$(@D)
 	$(2) $(3) $$^ $$(LIBS) -o $$@
 # The runner's commands with a fake interpreter, for tests/py/test_run.py (never installed).

@@ -93,6 +93,9 @@ static int do_tls(io *c, const peer_tls *t, int server)
     return (server ? SSL_accept(c->ssl) : SSL_connect(c->ssl)) == 1 ? 0 : -1;
 }
 
+/* The listening socket of a forked server, for the "A" action. */
+static int peer_lfd = -1;
+
 int peer_play(int fd, const char *const *actions, const peer_tls *tls, int server)
 {
     struct timeval tv = {5, 0};
@@ -104,6 +107,17 @@ int peer_play(int fd, const char *const *actions, const peer_tls *tls, int serve
         const char *a = actions[i];
         switch (a[0]) {
         case 'S': io_write(&c, a + 2, strlen(a + 2)); break;
+        case 'A':
+            if (c.ssl) {
+                SSL_free(c.ssl);
+                c.ssl = NULL;
+            }
+            close(c.fd);
+            if (peer_lfd < 0 || (c.fd = accept(peer_lfd, NULL, NULL)) < 0)
+                return 9;
+            setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+            break;
         case 'R': read_line(&c, line, sizeof line); break;
         case 'E': {
             ssize_t n = read_line(&c, line, sizeof line);
@@ -154,6 +168,7 @@ pid_t peer_serve(int lfd, const char *const *actions, const peer_tls *tls)
     int fd = accept(lfd, NULL, NULL);
     if (fd < 0)
         _exit(9);
+    peer_lfd = lfd;
     int st = peer_play(fd, actions, tls, 1);
     close(fd);
     _exit(st);

@@ -11,6 +11,8 @@
  *   "D"         read until EOF (at most 5 s)
  *   "O:text"    print text and a newline on stdout (a client's output)
  *   "X:n"       exit with status n now
+ *   "A"         server: close this connection and accept the next one on the same listener
+ *               (scripts that span several connections, in order)
  * After the last action the peer closes the connection and exits 0. Every wait is bounded, so
  * a test never hangs on its peer.
  */
