@@ -183,17 +183,42 @@ static void conn_free(conn *c)
     free(c);
 }
 
+/* Bytes queued for the client that the kernel does not have yet: with TLS, the filter's
+ * output plus the records waiting in the socket bufferevent under it. (The filter drains
+ * into the socket bufferevent at once, so its own output being empty is not enough: freeing
+ * the connection then would drop the last reply -- a QUIT's 221, a LOGOUT's BYE.) */
+static size_t output_pending(const conn *c)
+{
+    if (!c->bev)
+        return 0;
+    size_t n = evbuffer_get_length(bufferevent_get_output(c->bev));
+    struct bufferevent *under = bufferevent_get_underlying(c->bev);
+    if (under)
+        n += evbuffer_get_length(bufferevent_get_output(under));
+    return n;
+}
+
+static void on_flush_check(evutil_socket_t fd, short what, void *arg);
+
 /* Close now if nothing is left to send, else once the output drains. */
 static void conn_close_after_flush(conn *c, const char *reason)
 {
     if (!c->close_reason)
         c->close_reason = reason;
     c->phase = PHASE_CLOSING;
-    if (!c->bev || evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+    if (output_pending(c) == 0) {
         conn_free(c);
         return;
     }
     bufferevent_disable(c->bev, EV_READ);
+    if (bufferevent_get_underlying(c->bev) && !c->timer) {
+        /* the filter's write callback does not see the socket drain: look every few ms */
+        c->sniff_deadline = 0;
+        struct timeval tv = {0, 5000};
+        c->timer = evtimer_new(c->srv->base, on_flush_check, c);
+        if (c->timer)
+            evtimer_add(c->timer, &tv);
+    }
 }
 
 /* ---- session_io over the connection ----------------------------------------------------- */
@@ -303,6 +328,19 @@ static void feed_session(conn *c)
 
 /* ---- callbacks -------------------------------------------------------------------------- */
 
+static void on_flush_check(evutil_socket_t fd, short what, void *arg)
+{
+    conn *c = arg;
+    (void)fd, (void)what;
+    /* give up after about 10 s (2000 checks): a peer that reads nothing is not waited for */
+    if (output_pending(c) == 0 || ++c->sniff_deadline > 2000) {
+        conn_free(c);
+        return;
+    }
+    struct timeval tv = {0, 5000};
+    evtimer_add(c->timer, &tv);
+}
+
 static void on_read(struct bufferevent *bev, void *arg)
 {
     conn *c = arg;
@@ -327,7 +365,8 @@ static void on_write(struct bufferevent *bev, void *arg)
     if (pending > 0)
         return;
     if (c->phase == PHASE_CLOSING) {
-        conn_free(c);
+        if (output_pending(c) == 0)
+            conn_free(c);
         return;
     }
     if (c->starttls_pending) {

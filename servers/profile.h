@@ -274,6 +274,7 @@ typedef struct profile_caps {
     X(data_start, REQ, NULL, 0, "354 answering DATA") \
     X(data_ok, REQ, NULL, TPL_BIT(TPL_SIZE), "message accepted after DATA") \
     X(bdat_ok, REQ, NULL, TPL_BIT(TPL_SIZE), "a BDAT chunk accepted ({size} octets)") \
+    X(delivery_failed, REQ, NULL, TPL_BIT(TPL_SIZE), "a message the store could not take (disk full, quota); a 4xx reply") \
     X(size_exceeded, REQ, NULL, TPL_BIT(TPL_SIZE), "message or SIZE= over size_limit") \
     X(too_many_rcpts, REQ, NULL, 0, "RCPT beyond max_recipients") \
     X(no_valid_rcpts, REQ, NULL, 0, "DATA/BDAT with no accepted recipient") \
