@@ -28,6 +28,7 @@
 #include "servers/events.h"
 #include "servers/mock.h"
 #include "servers/profile.h"
+#include "servers/sasl_server.h"
 #include "servers/session_util.h"
 #include "servers/store.h"
 
@@ -77,19 +78,6 @@ typedef struct smtp_tx {
     uint8_t chunk_last;
 } smtp_tx;
 
-/* An AUTH exchange in progress. */
-typedef struct smtp_auth {
-    int mech;                   /* profile_mech, or -1 */
-    sasl_mech smech;            /* for redaction */
-    char mech_name[24];         /* as the client wrote it (sanitised) */
-    unsigned step;              /* client messages so far */
-    uint8_t have_user;          /* LOGIN: the user name has come */
-    char user[256];             /* LOGIN: the user name */
-    size_t user_len;
-    char challenge[128];        /* CRAM-MD5: the challenge sent */
-    size_t challenge_len;
-} smtp_auth;
-
 typedef struct smtpd {
     session base;
     const mock_listener *ml;
@@ -109,7 +97,7 @@ typedef struct smtpd {
     const profile_account *account; /* after a successful AUTH */
     char *helo;                 /* the EHLO/HELO argument */
     smtp_tx *tx;
-    smtp_auth *auth;
+    sasl_exchange *auth;        /* an AUTH exchange in progress */
     /* valid during one call into the session: the connection's template values */
     template_conn *tc;
     uint8_t tc_ready;
@@ -240,7 +228,7 @@ static void auth_free(smtpd *s)
 {
     if (!s->auth)
         return;
-    memset(s->auth, 0, sizeof *s->auth); /* the user name and challenge */
+    sasl_exchange_clear(s->auth); /* the user name and challenge */
     free(s->auth);
     s->auth = NULL;
 }
@@ -753,11 +741,12 @@ static void report_auth_line(smtpd *s, const char *line, size_t used, const smtp
     free(out);
 }
 
-static void auth_event(smtpd *s, profile_auth_outcome o, const char *mech, const char *user, size_t user_len,
+/* The event of one authentication attempt (events.h, EV_AUTH_PREFIX). */
+static void auth_event(smtpd *s, profile_auth_outcome o, const char *mech, mr_slice user,
                        const profile_account *acct, profile_uform form)
 {
     char word[80], formtxt[32] = "";
-    sess_word(user ? user : "", user ? user_len : 0, word, sizeof word);
+    sess_word(user.p, user.n, word, sizeof word);
     if (acct)
         snprintf(formtxt, sizeof formtxt, " form=%s", profile_uform_name(form));
     const profile_service *sv = &s->p->smtp.s;
@@ -767,47 +756,48 @@ static void auth_event(smtpd *s, profile_auth_outcome o, const char *mech, const
           s->auth_attempts);
 }
 
-/* The exchange ended without credentials to check: bad blob, cancel, a gate refusal. */
-static void auth_refuse(smtpd *s, profile_auth_outcome o, const char *mech)
+/* The exchange ended without credentials to check: a gate refusal, a bad blob, a cancel. */
+static void auth_refuse(smtpd *s, profile_auth_outcome o, const char *mech_in)
 {
+    char mech[24];
+    snprintf(mech, sizeof mech, "%s", mech_in);
     profile_auth_result r = profile_auth_refusal(s->p, PROFILE_SMTP, PROFILE_VIA_SASL, o, s->auth_failures);
-    auth_event(s, o, mech, NULL, 0, NULL, PROFILE_UFORM_FULL);
+    auth_event(s, o, mech, (mr_slice){"", 0}, NULL, PROFILE_UFORM_FULL);
     auth_free(s);
     enter(s, SM_READY);
     reply_vals rv;
     vals_init(s, &rv);
     rv.v.v[TPL_MECH] = mech;
-    if (o == PROFILE_AUTH_BAD_BLOB)
-        s->auth_failures++;
-    if (o == PROFILE_AUTH_CANCELLED || o == PROFILE_AUTH_BAD_BLOB)
+    if (o == PROFILE_AUTH_CANCELLED || o == PROFILE_AUTH_BAD_BLOB) {
+        s->auth_failures += o == PROFILE_AUTH_BAD_BLOB;
         say(s, r.reply, &rv);
-    else
+    } else {
         bad(s, r.reply, &rv);
+    }
 }
 
 /* Credentials are complete: decide, answer. */
-static void auth_finish(smtpd *s, const char *user, size_t user_len, const char *secret, size_t secret_len)
+static void auth_finish(smtpd *s, mr_slice user, mr_slice secret)
 {
-    smtp_auth *a = s->auth;
+    sasl_exchange *x = s->auth;
     profile_credentials cred = {
         .via = PROFILE_VIA_SASL,
-        .mech = a->mech,
-        .user = user,
-        .user_len = user_len,
-        .secret = secret,
-        .secret_len = secret_len,
-        .challenge = a->challenge,
-        .challenge_len = a->challenge_len,
+        .mech = x->mech,
+        .user = user.p,
+        .user_len = user.n,
+        .secret = secret.p,
+        .secret_len = secret.n,
+        .challenge = x->challenge,
+        .challenge_len = x->challenge_len,
     };
-    if (!tls_on(s) && secret_len)
-        event(s, EV_CREDENTIALS_BEFORE_TLS " mech=%s", a->mech_name);
+    if (!tls_on(s) && secret.n)
+        event(s, EV_CREDENTIALS_BEFORE_TLS " mech=%s", x->mech_name);
     profile_auth_result r = profile_auth_check(s->p, PROFILE_SMTP, &cred, s->auth_failures);
-    auth_event(s, r.outcome, a->mech_name, user, user_len, r.account, r.form);
-    char userbuf[160];
-    sess_text(user, user_len, userbuf, sizeof userbuf);
-    char mech[24];
-    snprintf(mech, sizeof mech, "%s", a->mech_name);
-    auth_free(s);
+    auth_event(s, r.outcome, x->mech_name, user, r.account, r.form);
+    char userbuf[160], mech[24];
+    sess_text(user.p, user.n, userbuf, sizeof userbuf);
+    snprintf(mech, sizeof mech, "%s", x->mech_name);
+    auth_free(s); /* user and secret may point into it: not used below */
     enter(s, SM_READY);
     reply_vals rv;
     vals_init(s, &rv);
@@ -827,103 +817,25 @@ static void auth_finish(smtpd *s, const char *user, size_t user_len, const char 
     }
 }
 
-/* Send a challenge and wait for the response line. */
-static void auth_challenge(smtpd *s, const template *t, const char *b64)
+/* What sasl_server decided: a challenge to send, credentials to check, or a bad blob. */
+static void auth_next(smtpd *s, const sasl_result *res)
 {
+    if (res->step == SASL_STEP_BAD) {
+        auth_refuse(s, PROFILE_AUTH_BAD_BLOB, s->auth->mech_name);
+        return;
+    }
+    if (res->step == SASL_STEP_DONE) {
+        auth_finish(s, res->user, res->secret);
+        return;
+    }
+    const template *t = res->prompt == SASL_PROMPT_USERNAME   ? s->p->smtp.r.auth_login_user
+                        : res->prompt == SASL_PROMPT_PASSWORD ? s->p->smtp.r.auth_login_pass
+                                                              : s->p->smtp.r.auth_continue;
     reply_vals rv;
     vals_init(s, &rv);
-    rv.v.v[TPL_TEXT] = b64;
+    rv.v.v[TPL_TEXT] = res->challenge_b64;
     enter(s, SM_AUTH);
     say(s, t, &rv);
-}
-
-/* One decoded client message (kind DATA or EMPTY) of the exchange. */
-static void auth_message(smtpd *s, const char *msg, size_t n)
-{
-    smtp_auth *a = s->auth;
-    a->step++;
-    switch (a->mech) {
-    case PROFILE_MECH_PLAIN: {
-        sasl_plain pl;
-        if (sasl_plain_parse(msg, n, MR_LENIENT, NULL, &pl, NULL) != 0) {
-            auth_refuse(s, PROFILE_AUTH_BAD_BLOB, a->mech_name);
-            return;
-        }
-        auth_finish(s, pl.authcid.p, pl.authcid.n, pl.passwd.p, pl.passwd.n);
-        return;
-    }
-    case PROFILE_MECH_LOGIN:
-        if (!a->have_user) {
-            if (n >= sizeof a->user) {
-                auth_refuse(s, PROFILE_AUTH_BAD_BLOB, a->mech_name);
-                return;
-            }
-            memcpy(a->user, msg, n);
-            a->user_len = n;
-            a->have_user = 1;
-            auth_challenge(s, s->p->smtp.r.auth_login_pass, "");
-            return;
-        }
-        auth_finish(s, a->user, a->user_len, msg, n);
-        return;
-    case PROFILE_MECH_CRAM_MD5: {
-        sasl_cram_response cr;
-        if (sasl_cram_response_parse(msg, n, MR_LENIENT, NULL, &cr, NULL) != 0) {
-            auth_refuse(s, PROFILE_AUTH_BAD_BLOB, a->mech_name);
-            return;
-        }
-        auth_finish(s, cr.user.p, cr.user.n, cr.digest.p, cr.digest.n);
-        return;
-    }
-    case PROFILE_MECH_XOAUTH2: {
-        sasl_xoauth2 x;
-        if (sasl_xoauth2_parse(msg, n, MR_LENIENT, NULL, &x, NULL) != 0 || x.dummy) {
-            auth_refuse(s, PROFILE_AUTH_BAD_BLOB, a->mech_name);
-            return;
-        }
-        auth_finish(s, x.user.p, x.user.n, x.auth.token.p, x.auth.token.n);
-        return;
-    }
-    case PROFILE_MECH_OAUTHBEARER: {
-        sasl_oauthbearer ob;
-        char user[256];
-        int un = 0;
-        if (sasl_oauthbearer_parse(msg, n, MR_LENIENT, NULL, &ob, NULL) != 0 || ob.dummy ||
-            (ob.gs2.authzid.p &&
-             (un = sasl_gs2_name_decode(ob.gs2.authzid, user, sizeof user, NULL)) < 0) ||
-            (size_t)un > sizeof user) {
-            auth_refuse(s, PROFILE_AUTH_BAD_BLOB, a->mech_name);
-            return;
-        }
-        auth_finish(s, user, (size_t)un, ob.auth.token.p, ob.auth.token.n);
-        return;
-    }
-    default:
-        /* NTLM, GSSAPI, ATOKEN when a profile offers them: one message, never a login */
-        auth_finish(s, NULL, 0, msg, n);
-        return;
-    }
-}
-
-/* The first step after "AUTH mech" without an initial response. */
-static void auth_first_challenge(smtpd *s)
-{
-    smtp_auth *a = s->auth;
-    if (a->mech == PROFILE_MECH_LOGIN) {
-        auth_challenge(s, s->p->smtp.r.auth_login_user, "");
-    } else if (a->mech == PROFILE_MECH_CRAM_MD5) {
-        const template_conn *c = conn_values(s);
-        unsigned long long rnd = strtoull(c->hex16, NULL, 16) % 10000000000ull;
-        int n = snprintf(a->challenge, sizeof a->challenge, "<%llu.%lld@%s>", rnd,
-                         (long long)(s->start_ms / 1000), c->host[0] ? c->host : "localhost");
-        a->challenge_len = n > 0 && (size_t)n < sizeof a->challenge ? (size_t)n : 0;
-        char b64[200];
-        int k = b64_encode(a->challenge, a->challenge_len, b64, sizeof b64 - 1, NULL);
-        b64[k > 0 ? k : 0] = '\0';
-        auth_challenge(s, s->p->smtp.r.auth_continue, b64);
-    } else {
-        auth_challenge(s, s->p->smtp.r.auth_continue, "");
-    }
 }
 
 /* Decode a payload and hand it on; "*" cancels. */
@@ -939,7 +851,18 @@ static void auth_payload(smtpd *s, const char *p, size_t n, sasl_payload_role ro
         auth_refuse(s, PROFILE_AUTH_CANCELLED, s->auth->mech_name);
         return;
     }
-    auth_message(s, buf, pl.kind == SASL_PAYLOAD_DATA ? pl.len : 0);
+    sasl_result res;
+    sasl_exchange_message(s->auth, buf, pl.kind == SASL_PAYLOAD_DATA ? pl.len : 0, &res);
+    auth_next(s, &res);
+    memset(buf, 0, pl.kind == SASL_PAYLOAD_DATA ? pl.len : 0);
+}
+
+static void auth_first(smtpd *s)
+{
+    const template_conn *c = conn_values(s);
+    sasl_result res;
+    sasl_exchange_first(s->auth, c->host, strtoull(c->hex16, NULL, 16), s->start_ms / 1000, &res);
+    auth_next(s, &res);
 }
 
 static void auth_start(smtpd *s, const smtp_command *c)
@@ -957,30 +880,26 @@ static void auth_start(smtpd *s, const smtp_command *c)
         auth_refuse(s, g, mech);
         return;
     }
-    smtp_auth *a = calloc(1, sizeof *a);
-    if (!a) {
+    s->auth = malloc(sizeof *s->auth);
+    if (!s->auth) {
         close_with(s, "out-of-memory");
         return;
     }
-    s->auth = a;
-    a->mech = pm;
-    a->smech = sasl_mech_lookup(c->mechanism);
-    memcpy(a->mech_name, mech, sizeof a->mech_name);
-    if (c->has_initial_response && a->mech != PROFILE_MECH_CRAM_MD5) {
-        enter(s, SM_AUTH);
-        if (a->mech == PROFILE_MECH_LOGIN && c->initial_response.n == 0) {
-            /* "AUTH LOGIN =": an empty user name is not a user name; ask for one */
-            auth_first_challenge(s);
-            return;
-        }
-        auth_payload(s, c->initial_response.p, c->initial_response.n, SASL_INITIAL_RESPONSE);
+    sasl_exchange_init(s->auth, c->mechanism, pm);
+    enter(s, SM_AUTH);
+    if (!c->has_initial_response) {
+        auth_first(s);
         return;
     }
-    if (c->has_initial_response) { /* CRAM-MD5 is server-first: RFC 4954 4 says reply 501 */
+    if (!sasl_exchange_takes_ir(s->auth)) { /* CRAM-MD5 is server-first (RFC 4954 4: 501) */
         auth_refuse(s, PROFILE_AUTH_BAD_BLOB, mech);
         return;
     }
-    auth_first_challenge(s);
+    if (s->auth->mech == PROFILE_MECH_LOGIN && c->initial_response.n == 0) {
+        auth_first(s); /* "AUTH LOGIN =": an empty user name is no user name; ask for one */
+        return;
+    }
+    auth_payload(s, c->initial_response.p, c->initial_response.n, SASL_INITIAL_RESPONSE);
 }
 
 /* A response line in SM_AUTH. */
@@ -992,23 +911,20 @@ static size_t auth_input(smtpd *s, const char *p, size_t n)
     int cancel = 0;
     mr_error err;
     int r = smtp_auth_response_parse(p, n, MR_STRICT, &lim, &resp, &cancel, &err);
-    if (r == MR_ERROR && err.code == MR_E_LIMIT_LINE)
-        return too_long(s, p, n, lim.max_auth_line);
-    if (r == MR_ERROR) {
+    if (r == MR_ERROR && err.code != MR_E_LIMIT_LINE) {
         mr_error err2;
         int r2 = smtp_auth_response_parse(p, n, MR_LENIENT, &lim, &resp, &cancel, &err2);
-        if (r2 == MR_NEED_MORE)
-            return 0;
         if (r2 > 0)
             event(s, EV_STRICT_VIOLATION " rule=%s code=%s offset=%zu", err.rule,
                   sess_errcode_word(err.code), err.offset);
-        else if (err2.code == MR_E_LIMIT_LINE)
-            return too_long(s, p, n, lim.max_auth_line);
+        else if (r2 == MR_ERROR)
+            err = err2;
         r = r2;
     }
     if (r == MR_NEED_MORE)
         return 0;
-    size_t used;
+    if (r == MR_ERROR && err.code == MR_E_LIMIT_LINE)
+        return too_long(s, p, n, lim.max_auth_line);
     if (r == MR_ERROR) {
         /* not a response at all: read the line and refuse the blob */
         mr_slice line;
@@ -1017,12 +933,11 @@ static size_t auth_input(smtpd *s, const char *p, size_t n)
             return 0;
         if (k < 0)
             return too_long(s, p, n, lim.max_auth_line);
-        used = (size_t)k;
         report(s, "<redacted>\r\n", 12, 0);
         auth_refuse(s, PROFILE_AUTH_BAD_BLOB, s->auth->mech_name);
-        return used;
+        return (size_t)k;
     }
-    used = (size_t)r;
+    size_t used = (size_t)r;
     /* the transcript gets the response redacted, with its line end as sent */
     size_t end = (size_t)(resp.p - p) + resp.n;
     int k = sasl_redact(s->auth->smech, s->auth->step, resp.p, resp.n, 1, SASL_REDACT_WIRE, NULL, 0);
@@ -1035,11 +950,10 @@ static size_t auth_input(smtpd *s, const char *p, size_t n)
     } else {
         report(s, "<redacted>\r\n", 12, 0);
     }
-    if (cancel) {
+    if (cancel)
         auth_refuse(s, PROFILE_AUTH_CANCELLED, s->auth->mech_name);
-        return used;
-    }
-    auth_payload(s, resp.p, resp.n, SASL_CLIENT_RESPONSE);
+    else
+        auth_payload(s, resp.p, resp.n, SASL_CLIENT_RESPONSE);
     return used;
 }
 
