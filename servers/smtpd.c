@@ -1114,6 +1114,20 @@ static smtp_command_limits limits_now(const smtpd *s)
     return lim;
 }
 
+/* The verb a line starts with (its first word), or SMTP_VERB_NONE. */
+static smtp_verb verb_of_line(mr_slice line)
+{
+    size_t n = 0;
+    while (n < line.n && line.p[n] != ' ' && line.p[n] != '\t')
+        n++;
+    for (int v = SMTP_VERB_NONE + 1; v < SMTP_VERB__COUNT; v++) {
+        const char *name = smtp_verb_name((smtp_verb)v);
+        if (strlen(name) == n && strncasecmp(line.p, name, n) == 0)
+            return (smtp_verb)v;
+    }
+    return SMTP_VERB_NONE;
+}
+
 static size_t command_input(smtpd *s, const char *p, size_t n)
 {
     size_t limit = line_limit(s, p, n);
@@ -1149,8 +1163,16 @@ static size_t command_input(smtpd *s, const char *p, size_t n)
         } else {
             report(s, p, used, 0);
         }
-        bad(s, err.code == MR_E_UNKNOWN_COMMAND ? s->p->smtp.r.unknown_command : s->p->smtp.r.syntax_error,
-            NULL);
+        if (err.code == MR_E_UNKNOWN_COMMAND) {
+            bad(s, s->p->smtp.r.unknown_command, NULL);
+            return used;
+        }
+        /* a known verb with bad arguments: the state checks come first, as real servers do */
+        s->verb = verb_of_line(line);
+        const smtpd_cmd *row = s->verb ? &commands[s->verb] : NULL;
+        if (row && !common_checks(s, row->flags))
+            return used;
+        bad(s, s->p->smtp.r.syntax_error, NULL);
         return used;
     }
     s->verb = cmd.verb;
