@@ -184,8 +184,10 @@ size_t memconn_feed(memconn *m, const char *p, size_t n)
         m->pending = q;
         m->cap = cap;
     }
-    memcpy(m->pending + m->npending, p, n);
-    m->npending += n;
+    if (n) {
+        memcpy(m->pending + m->npending, p, n);
+        m->npending += n;
+    }
     return run(m);
 }
 

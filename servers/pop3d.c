@@ -50,6 +50,7 @@ typedef struct pop3d {
     uint8_t counted;            /* registered with sess_conn_enter */
     uint8_t first_seen;         /* the first bytes were classified */
     uint8_t locked;             /* holds the account's maildrop lock */
+    uint32_t hello_left;        /* bytes of a TLS ClientHello record still to skip */
     unsigned auth_failures;
     unsigned auth_attempts;
     int64_t start_ms;
@@ -927,12 +928,14 @@ static size_t hello_check(pop3d *s, const char *p, size_t n)
     case PROFILE_HELLO_REPLY:
         break;
     }
+    /* the whole record is one bad command line; what of it has not come yet is skipped */
     size_t rec = n;
     if (kind == TLSSNIFF_TLS_HELLO && n >= 5) {
         size_t want = 5 + (((size_t)(unsigned char)p[3] << 8) | (unsigned char)p[4]);
         if (want > n)
-            return 0;
-        rec = want;
+            s->hello_left = (uint32_t)(want - n);
+        else
+            rec = want;
     }
     report(s, p, rec, 1);
     s->line = (mr_slice){p, rec > 40 ? 40 : rec};
@@ -983,6 +986,11 @@ static size_t pop3d_input(session *base, const char *p, size_t n)
         }
     }
     s->first_seen = 1;
+    if (s->hello_left && s->state != PS_CLOSED) {
+        used = s->hello_left < n ? s->hello_left : n;
+        s->hello_left -= (uint32_t)used;
+        report(s, p, used, 1);
+    }
     while (used < n) {
         size_t k = 0;
         switch (s->state) {

@@ -89,6 +89,7 @@ typedef struct smtpd {
     uint8_t first_seen;         /* the first bytes were classified */
     uint8_t esmtp;              /* the hello was EHLO */
     uint8_t smtputf8_offered;   /* SMTPUTF8 is an EHLO keyword of the profile */
+    uint32_t hello_left;        /* bytes of a TLS ClientHello record still to skip */
     unsigned errors;            /* bad commands (max_errors) */
     unsigned auth_failures;     /* credential failures (max_auth_failures) */
     unsigned auth_attempts;
@@ -1214,13 +1215,14 @@ static size_t hello_check(smtpd *s, const char *p, size_t n)
     case PROFILE_HELLO_REPLY:
         break;
     }
-    /* the whole record is one bad command line */
+    /* the whole record is one bad command line; what of it has not come yet is skipped */
     size_t rec = n;
     if (kind == TLSSNIFF_TLS_HELLO && n >= 5) {
         size_t want = 5 + (((size_t)(unsigned char)p[3] << 8) | (unsigned char)p[4]);
         if (want > n)
-            return 0; /* wait for the record */
-        rec = want;
+            s->hello_left = (uint32_t)(want - n);
+        else
+            rec = want;
     }
     report(s, p, rec, 1);
     s->line = (mr_slice){p, rec > 40 ? 40 : rec};
@@ -1273,6 +1275,11 @@ static size_t smtpd_input(session *base, const char *p, size_t n)
         }
     }
     s->first_seen = 1;
+    if (s->hello_left && s->state != SM_CLOSED) {
+        used = s->hello_left < n ? s->hello_left : n;
+        s->hello_left -= (uint32_t)used;
+        report(s, p, used, 1);
+    }
     while (used < n) {
         size_t k = 0;
         switch (s->state) {
