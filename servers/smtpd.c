@@ -76,6 +76,8 @@ typedef struct smtp_tx {
     uint64_t chunk_left;        /* BDAT: bytes of this chunk still to read */
     uint64_t chunk_size;
     uint8_t chunk_last;
+    uint8_t tc_ready;           /* tc holds the connection's template values */
+    template_conn tc;           /* kept while the transaction runs: computed once per message */
 } smtp_tx;
 
 typedef struct smtpd {
@@ -147,16 +149,27 @@ static int tls_on(const smtpd *s)
     return s->base.info->tls_active != 0;
 }
 
+/* The connection's template values, in the buffer of the current call. They are a function of
+ * (seed, connection, start time), so they are computed at most once per call -- and copied
+ * from the transaction, which keeps them while it runs, rather than computed again. */
 static const template_conn *conn_values(smtpd *s)
 {
-    if (!s->tc_ready) {
+    if (s->tc_ready)
+        return s->tc;
+    if (s->tx && s->tx->tc_ready) {
+        memcpy(s->tc, &s->tx->tc, sizeof *s->tc);
+    } else {
         char ip[64];
         sess_peer_ip(s->base.info, ip, sizeof ip);
         if (profile_conn_init(s->p, s->ml->pl, s->ml->seed, s->base.info->conn_id, ip, s->start_ms,
                               s->tc) != 0)
             profile_conn_init(s->p, s->ml->pl, s->ml->seed, s->base.info->conn_id, "", s->start_ms, s->tc);
-        s->tc_ready = 1;
+        if (s->tx) {
+            memcpy(&s->tx->tc, s->tc, sizeof *s->tc);
+            s->tx->tc_ready = 1;
+        }
     }
+    s->tc_ready = 1;
     return s->tc;
 }
 
@@ -531,6 +544,10 @@ static void do_mail(smtpd *s, const smtp_command *c)
         return;
     }
     s->tx = tx;
+    if (s->tc_ready) {
+        memcpy(&tx->tc, s->tc, sizeof tx->tc);
+        tx->tc_ready = 1;
+    }
     enter(s, SM_MAIL);
     say(s, s->p->smtp.r.mail_ok, NULL);
 }
