@@ -560,6 +560,26 @@ static void strict_violation(void **state)
     fx_close(&f);
 }
 
+static void smtputf8_and_8bitmime(void **state)
+{
+    (void)state;
+    fx f;
+    open_generic(&f, 25, NULL);
+    fx_take(f.m);
+    memconn_feed_str(f.m, "EHLO c\r\n");
+    fx_take(f.m);
+    fx_expect(f.m, "MAIL FROM:<j\xc3\xb6s\xc3\xa9@example.test> SMTPUTF8 BODY=8BITMIME\r\n",
+              "250 2.1.0 Sender <j\xc3\xb6s\xc3\xa9@example.test> OK\r\n");
+    assert_false(fx_has_event(f.m, "strict-violation"));
+    fx_expect(f.m, "RCPT TO:<alice@example.test>\r\nDATA\r\nSubject: caf\xc3\xa9\r\n\r\n\xff" "8bit\r\n.\r\n",
+              "250 2.1.5 Recipient <alice@example.test> OK\r\n354 Start mail input; end with <CRLF>.<CRLF>\r\n"
+              "250 2.0.0 Message accepted (25 octets)\r\n");
+    /* UTF-8 without SMTPUTF8: a strict violation, served as the lenient parser reads it */
+    fx_expect(f.m, "MAIL FROM:<j\xc3\xb6s\xc3\xa9@example.test>\r\n", "250 2.1.0 Sender <j\xc3\xb6s\xc3\xa9@example.test> OK\r\n");
+    assert_true(fx_has_event(f.m, "strict-violation") && fx_has_event(f.m, "code=8bit"));
+    fx_close(&f);
+}
+
 static void too_many_connections(void **state)
 {
     (void)state;
@@ -769,6 +789,7 @@ int main(void)
         cmocka_unit_test(byte_at_a_time),
         cmocka_unit_test(errors_and_limits),
         cmocka_unit_test(strict_violation),
+        cmocka_unit_test(smtputf8_and_8bitmime),
         cmocka_unit_test(too_many_connections),
         cmocka_unit_test(client_hello_on_plain_port),
         cmocka_unit_test(debug_states),
