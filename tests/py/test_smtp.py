@@ -452,3 +452,81 @@ account default : exchange
     r = subprocess.run(["msmtp", "-C", str(conf), "nina@contoso.com"], input="Subject: x\n\nx\n",
                        capture_output=True, text=True, timeout=30)
     assert r.returncode != 0 and "535 5.7.3 Authentication unsuccessful" in r.stderr
+
+
+# ---- listener modes: the mistakes clients make with ports ----------------------------------------------
+
+@pytest.mark.parametrize("profile", ["icloud", "exchange"])
+def test_implicit_tls_sent_to_587(mock, profile):
+    """The most common setup mistake: the client starts TLS on the STARTTLS port and gets the
+    plaintext banner (OpenSSL: wrong version number), as PROVIDERS.md records."""
+    srv = mock(profile)
+    raw_sock = socket.create_connection(("127.0.0.1", srv.port("smtp", 587)), timeout=10)
+    with pytest.raises(ssl.SSLError) as e:
+        ctx_for(srv).wrap_socket(raw_sock, server_hostname="smtp.example.test")
+    assert "WRONG_VERSION_NUMBER" in str(e.value).upper() or "wrong version" in str(e.value)
+    raw_sock.close()
+    assert "event tls-handshake-on-starttls-port" in srv.transcripts()
+
+
+def test_plaintext_sent_to_465(mock):
+    srv = mock("generic")
+    s = socket.create_connection(("127.0.0.1", srv.port("smtp", 465)), timeout=10)
+    s.sendall(b"EHLO c\r\n")
+    try:
+        assert s.recv(100) == b""      # generic: plaintext = close (unread bytes may make it a reset)
+    except ConnectionResetError:
+        pass
+    s.close()
+    assert "event plaintext-on-implicit-tls-port answer=close" in srv.transcripts()
+
+
+def test_exchange_25_and_465(mock, mailrig):
+    srv = mock("exchange")
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", srv.port("smtp", 465)), timeout=5)
+    # smtp.office365.com:25 is the same service as 587 (auth = yes there)
+    tony = srv.account("tony")
+    s = starttls_client(srv, port=25)
+    s.login(tony["email"], tony["password"])
+    assert s.sendmail(tony["email"], ["nina@contoso.com"], "From: tony@contoso.com\r\n\r\nx\r\n") == {}
+    s.quit()
+
+
+def test_transcripts_hold_no_credentials(mock):
+    """Every mechanism, success and failure, both protocols: no password or token, plain or in
+    base64, reaches a transcript (the mock fixture checks the same after every test)."""
+    from session_helpers import check_no_secrets
+    srv = mock("generic", "smtp.mechs_tls=PLAIN LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER",
+               "pop3.mechs_tls=PLAIN LOGIN XOAUTH2")
+    alice = srv.account("alice")
+    for pw in (alice["password"], "wrong-one"):
+        s = starttls_client(srv)
+        s.user, s.password = alice["email"], pw
+        for mech, fn in (("PLAIN", s.auth_plain), ("LOGIN", s.auth_login)):
+            for ir in (True, False):
+                try:
+                    s.auth(mech, fn, initial_response_ok=ir)
+                    s.rset()
+                    s.close()
+                    s = starttls_client(srv)
+                    s.user, s.password = alice["email"], pw
+                except smtplib.SMTPAuthenticationError:
+                    pass
+        s.close()
+    s = starttls_client(srv)
+    x = base64.b64encode(f"user={alice['email']}\x01auth=Bearer {alice['oauth_token']}\x01\x01".encode()).decode()
+    assert s.docmd("AUTH", "XOAUTH2 " + x)[0] == 235
+    s.close()
+    p = poplib.POP3_SSL("127.0.0.1", srv.port("pop3", 995), context=ctx_for(srv))
+    p.user(alice["email"])
+    p.pass_(alice["password"])
+    p.quit()
+    p = poplib.POP3_SSL("127.0.0.1", srv.port("pop3", 995), context=ctx_for(srv))
+    p._putcmd("AUTH XOAUTH2")
+    p._getline()
+    p._shortcmd(x)
+    p.quit()
+    check_no_secrets(srv)
+    t = srv.transcripts()
+    assert "C: PASS <redacted>" in t and t.count("event auth-ok") >= 4
