@@ -637,7 +637,6 @@ static void do_bdat(smtpd *s, const smtp_command *c)
             return;
         }
         tx->too_big = 1;
-        tx->nrcpt = 0;
         tx->bdat = 2; /* marks "no MAIL": answered bad_sequence after the chunk */
     } else if (!tx->bdat) {
         tx->bdat = 1;
@@ -983,14 +982,12 @@ static const char *sender_mismatch(smtpd *s, char *buf, size_t cap)
     smtp_tx *tx = s->tx;
     if (!tx->null_sender && !profile_account_owns(s->account, tx->from, strlen(tx->from)))
         return tx->from;
-    size_t hdr = 0;
-    /* the header of the content (after our trace fields) */
+    /* the From field of the message (our trace fields come first; they have no From) */
     const char *content = tx->msg;
     size_t n = tx->len;
     mime_field f;
     if (!content || !mime_field_find((mr_slice){content, n}, "From", &f))
         return NULL;
-    (void)hdr;
     mime_addr_iter it;
     mime_addr_init(&it, f.value, MR_LENIENT, NULL);
     mime_addr a;
