@@ -13,6 +13,7 @@
 
 #include <string.h>
 
+#include "proto/base64.h"
 #include "proto/imap_chars.h"
 
 #define STOP (-100)
@@ -2169,13 +2170,9 @@ static int authenticate_cmd(ps *s)
     if (cur(s) == '=') {
         s->pos++;
     } else {
-        size_t k = run(s, IMAP_C_B64);
-        size_t pad = 0;
-        while (cur(s) == '=' && pad < 2) {
-            s->pos++;
-            pad++;
-        }
-        if (k == 0 || (!s->lenient && (k + pad) % 4 != 0))
+        size_t data, k = b64_span(s->p + a, s->len - a, &data);
+        s->pos += k;
+        if (data == 0 || (!s->lenient && k % 4 != 0))
             return fail(s, MR_E_BASE64, "base64", s->pos);
     }
     return add(s, IMAP_T_ATOM, a, s->pos - a);
@@ -2500,16 +2497,9 @@ int imap_sasl_line(const char *item, size_t len, mr_mode mode, mr_slice *b64, in
     b64->n = *cancel ? 0 : n;
     if (*cancel)
         return (int)len;
-    size_t i = 0;
-    while (i < n && (imap_cls[(unsigned char)item[i]] & IMAP_C_B64))
-        i++;
-    size_t pad = 0;
-    while (i < n && item[i] == '=' && pad < 2) {
-        i++;
-        pad++;
-    }
-    if (i != n)
-        return mr_fail(err, MR_E_BASE64, "base64", i);
+    size_t k = b64_span(item, n, NULL);
+    if (k != n)
+        return mr_fail(err, MR_E_BASE64, "base64", k);
     if (n % 4 != 0 && mode == MR_STRICT)
         return mr_fail(err, MR_E_BASE64, "base64", n);
     return (int)len;

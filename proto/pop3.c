@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "proto/base64.h"
 #include "proto/dotstream.h"
 #include "proto/mr_out.h"
 #include "proto/mr_scan.h"
@@ -51,34 +52,6 @@ static int is_digit(int ch)
 static int is_blank(int ch, mr_mode mode)
 {
     return ch == ' ' || (ch == '\t' && mode == MR_LENIENT);
-}
-
-static int is_b64(int ch)
-{
-    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || is_digit(ch) || ch == '+' ||
-           ch == '/';
-}
-
-/* base64 with "=" padding only at the end, length a multiple of 4; empty is valid. */
-static int b64_valid(const char *p, size_t n, size_t *bad)
-{
-    size_t i = 0, pad = 0;
-    while (i < n && is_b64((unsigned char)p[i]))
-        i++;
-    size_t data = i;
-    while (i < n && p[i] == '=' && pad < 2) {
-        i++;
-        pad++;
-    }
-    if (i < n) {
-        *bad = i;
-        return 0;
-    }
-    if ((data + pad) % 4 != 0) {
-        *bad = n;
-        return 0;
-    }
-    return 1;
 }
 
 /* Text bytes: NUL, CR and controls (HT too in strict) are refused; 8-bit only in lenient. */
@@ -229,7 +202,7 @@ static int parse_auth(cur *c, pop3_command *cmd)
     cmd->has_initial_response = 1;
     if (!(v.n == 1 && v.p[0] == '=')) {
         size_t bad;
-        if (strict(c) && !b64_valid(v.p, v.n, &bad))
+        if (strict(c) && b64_syntax_check(v.p, v.n, &bad))
             return fail(c, MR_E_BASE64, "initial-response", ir + bad);
         cmd->initial_response = v;
     }
@@ -367,7 +340,7 @@ int pop3_auth_response_parse(const char *buf, size_t len, mr_mode mode, const po
         if (line.p[i] == ' ')
             return mr_fail(err, MR_E_BASE64, "base64", i);
     size_t bad;
-    if (mode == MR_STRICT && !b64_valid(line.p, line.n, &bad))
+    if (mode == MR_STRICT && b64_syntax_check(line.p, line.n, &bad))
         return mr_fail(err, MR_E_BASE64, "base64", bad);
     return r;
 }
@@ -473,7 +446,7 @@ int pop3_auth_response_write(char *dst, size_t cap, mr_slice response, int cance
         mr_out_char(&o, '*');
     } else {
         for (size_t i = 0; i < response.n; i++)
-            if (!is_b64((unsigned char)response.p[i]) && response.p[i] != '=')
+            if (!b64_is_char((unsigned char)response.p[i]) && response.p[i] != '=')
                 return mr_fail(err, MR_E_BASE64, "base64", i);
         mr_out_slice(&o, response);
     }
@@ -551,7 +524,7 @@ int pop3_response_parse(const char *buf, size_t len, mr_mode mode, const pop3_li
     if (resp->status == POP3_CONT) {
         resp->text = (mr_slice){line.p + i, line.n - i};
         size_t bad;
-        if (mode == MR_STRICT && !b64_valid(resp->text.p, resp->text.n, &bad))
+        if (mode == MR_STRICT && b64_syntax_check(resp->text.p, resp->text.n, &bad))
             return mr_fail(err, MR_E_BASE64, "base64", i + bad);
         return r;
     }

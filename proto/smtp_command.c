@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "proto/base64.h"
 #include "proto/mr_out.h"
 #include "proto/mr_scan.h"
 
@@ -95,11 +96,6 @@ static int is_value_char(int ch)
 static int is_dcontent(int ch)
 {
     return (ch >= 33 && ch <= 90) || (ch >= 94 && ch <= 126);
-}
-
-static int is_b64(int ch)
-{
-    return is_let_dig(ch) || ch == '+' || ch == '/';
 }
 
 /* ---- cursor over one command line ---- */
@@ -809,29 +805,6 @@ static int parse_bdat(cur *c, smtp_command *cmd, const smtp_command_limits *lim)
     return expect_end(c, "bdat-cmd");
 }
 
-/* base64 (RFC 4954 4): 4-char groups, "=" padding only at the end; empty is valid.
- * Returns 1, or 0 with *bad the offset of the first bad byte (n when the length is wrong). */
-static int b64_valid(const char *p, size_t n, size_t *bad)
-{
-    size_t i = 0;
-    while (i < n && is_b64((unsigned char)p[i]))
-        i++;
-    size_t data = i, pad = 0;
-    while (i < n && p[i] == '=' && pad < 2) {
-        i++;
-        pad++;
-    }
-    if (i < n) {
-        *bad = i;
-        return 0;
-    }
-    if ((data + pad) % 4 != 0) {
-        *bad = n;
-        return 0;
-    }
-    return 1;
-}
-
 /* auth-command = "AUTH" SP sasl-mech [SP initial-response] ; initial-response = base64 / "="
  * sasl-mech = 1*20(UPPER-ALPHA / DIGIT / "-" / "_") (RFC 4422 3.1) */
 static int parse_auth(cur *c, smtp_command *cmd)
@@ -864,7 +837,7 @@ static int parse_auth(cur *c, smtp_command *cmd)
     mr_slice v = slice(c, ir, c->i);
     if (!mr_slice_eq(v, "=")) {
         size_t bad;
-        if (strict(c) && !b64_valid(v.p, v.n, &bad))
+        if (strict(c) && b64_syntax_check(v.p, v.n, &bad))
             return fail(c, MR_E_BASE64, "initial-response", ir + bad);
         cmd->initial_response = v;
     }
@@ -1024,7 +997,7 @@ int smtp_auth_response_parse(const char *buf, size_t len, mr_mode mode,
         if ((unsigned char)line.p[i] <= ' ' || (unsigned char)line.p[i] >= 0x7F)
             return mr_fail(err, MR_E_BASE64, "base64", i);
     size_t bad;
-    if (mode == MR_STRICT && !b64_valid(line.p, line.n, &bad))
+    if (mode == MR_STRICT && b64_syntax_check(line.p, line.n, &bad))
         return mr_fail(err, MR_E_BASE64, "base64", bad);
     return r;
 }
@@ -1181,7 +1154,7 @@ int smtp_auth_response_write(char *dst, size_t cap, mr_slice response, int cance
         mr_out_char(&o, '*');
     } else {
         for (size_t i = 0; i < response.n; i++)
-            if (!is_b64((unsigned char)response.p[i]) && response.p[i] != '=')
+            if (!b64_is_char((unsigned char)response.p[i]) && response.p[i] != '=')
                 return mr_fail(err, MR_E_BASE64, "base64", i);
         mr_out_slice(&o, response);
     }
