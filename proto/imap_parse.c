@@ -15,6 +15,7 @@
 
 #include "proto/base64.h"
 #include "proto/imap_chars.h"
+#include "proto/sasl.h"
 
 #define STOP (-100)
 
@@ -2492,16 +2493,9 @@ int imap_sasl_line(const char *item, size_t len, mr_mode mode, mr_slice *b64, in
         n--;
     else if (mode == MR_STRICT)
         return mr_fail(err, MR_E_BARE_LF, "CRLF", n);
-    *cancel = n == 1 && item[0] == '*';
-    b64->p = item;
-    b64->n = *cancel ? 0 : n;
-    if (*cancel)
-        return (int)len;
-    size_t k = b64_span(item, n, NULL);
-    if (k != n)
-        return mr_fail(err, MR_E_BASE64, "base64", k);
-    if (n % 4 != 0 && mode == MR_STRICT)
-        return mr_fail(err, MR_E_BASE64, "base64", n);
+    mr_slice line = {item, n};
+    if (sasl_response_text_check(line, mode, 0, b64, cancel, err))
+        return MR_ERROR;
     return (int)len;
 }
 

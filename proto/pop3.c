@@ -7,6 +7,7 @@
 #include "proto/dotstream.h"
 #include "proto/mr_out.h"
 #include "proto/mr_scan.h"
+#include "proto/sasl.h"
 
 #define RFC_ARG_MAX 40       /* RFC 2449 3: an argument is at most 40 octets */
 #define RFC_STATUS_LINE 510  /* RFC 2449 4: 512 octets with CRLF */
@@ -329,19 +330,11 @@ int pop3_auth_response_parse(const char *buf, size_t len, mr_mode mode, const po
     int r = mr_line_next(buf, len, lim->max_auth_line, mode, NULL, &line, err);
     if (r <= 0)
         return r;
-    if (check_text(line.p, line.n, MR_STRICT, "base64", 0, err))
+    /* After the strict text check only printable ASCII is left, so the word check of
+     * sasl_response_text_check() can only find spaces. */
+    if (check_text(line.p, line.n, MR_STRICT, "base64", 0, err) ||
+        sasl_response_text_check(line, mode, SASL_TEXT_WORD, response, cancel, err))
         return MR_ERROR;
-    *cancel = line.n == 1 && line.p[0] == '*';
-    response->p = line.p;
-    response->n = *cancel ? 0 : line.n;
-    if (*cancel)
-        return r;
-    for (size_t i = 0; i < line.n; i++)
-        if (line.p[i] == ' ')
-            return mr_fail(err, MR_E_BASE64, "base64", i);
-    size_t bad;
-    if (mode == MR_STRICT && b64_syntax_check(line.p, line.n, &bad))
-        return mr_fail(err, MR_E_BASE64, "base64", bad);
     return r;
 }
 
@@ -440,18 +433,7 @@ int pop3_command_write(char *dst, size_t cap, const pop3_command *cmd, mr_error 
 int pop3_auth_response_write(char *dst, size_t cap, mr_slice response, int cancel,
                              mr_error *err)
 {
-    mr_out o;
-    mr_out_init(&o, dst, cap);
-    if (cancel) {
-        mr_out_char(&o, '*');
-    } else {
-        for (size_t i = 0; i < response.n; i++)
-            if (!b64_is_char((unsigned char)response.p[i]) && response.p[i] != '=')
-                return mr_fail(err, MR_E_BASE64, "base64", i);
-        mr_out_slice(&o, response);
-    }
-    mr_out_str(&o, "\r\n");
-    return mr_out_result(&o, "base64", err);
+    return sasl_response_text_write(response, cancel, dst, cap, err);
 }
 
 /* ---- responses ---- */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base64.h"
+#include "mr_out.h"
 #include "sasl_util.h"
 
 sasl_limits sasl_limits_default(void)
@@ -205,6 +206,48 @@ int sasl_response_line_write(sasl_payload_kind kind, const void *data, size_t n,
     if (dst && total <= cap)
         memcpy(dst + r, "\r\n", 2);
     return (int)total;
+}
+
+/* ---- Continuation lines passed on undecoded -------------------------------------------- */
+
+int sasl_response_text_check(mr_slice line, mr_mode mode, unsigned flags, mr_slice *b64,
+                             int *cancel, mr_error *err)
+{
+    *cancel = mr_slice_eq(line, "*");
+    b64->p = line.p;
+    b64->n = *cancel ? 0 : line.n;
+    if (*cancel)
+        return 0;
+    if (flags & SASL_TEXT_WORD) {
+        for (size_t i = 0; i < line.n; i++)
+            if ((unsigned char)line.p[i] <= ' ' || (unsigned char)line.p[i] >= 0x7F)
+                return mr_fail(err, MR_E_BASE64, "base64", i);
+    }
+    size_t bad;
+    if (mode == MR_STRICT) {
+        if (b64_syntax_check(line.p, line.n, &bad))
+            return mr_fail(err, MR_E_BASE64, "base64", bad);
+    } else if (!(flags & SASL_TEXT_WORD)) {
+        if ((bad = b64_span(line.p, line.n, NULL)) != line.n)
+            return mr_fail(err, MR_E_BASE64, "base64", bad);
+    }
+    return 0;
+}
+
+int sasl_response_text_write(mr_slice b64, int cancel, char *dst, size_t cap, mr_error *err)
+{
+    mr_out o;
+    mr_out_init(&o, dst, cap);
+    if (cancel) {
+        mr_out_char(&o, '*');
+    } else {
+        for (size_t i = 0; i < b64.n; i++)
+            if (!b64_is_char((unsigned char)b64.p[i]) && b64.p[i] != '=')
+                return mr_fail(err, MR_E_BASE64, "base64", i);
+        mr_out_slice(&o, b64);
+    }
+    mr_out_str(&o, "\r\n");
+    return mr_out_result(&o, "base64", err);
 }
 
 /* ---- PLAIN ------------------------------------------------------------------------------ */

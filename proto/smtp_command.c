@@ -7,6 +7,7 @@
 #include "proto/base64.h"
 #include "proto/mr_out.h"
 #include "proto/mr_scan.h"
+#include "proto/sasl.h"
 
 #define NO_OFFSET ((size_t)-1)
 
@@ -986,19 +987,9 @@ int smtp_auth_response_parse(const char *buf, size_t len, mr_mode mode,
     int r = mr_line_next(buf, len, max, mode, NULL, &line, err);
     if (r <= 0)
         return r;
-    if (check_controls(line.p, line.n, MR_STRICT, err))
+    if (check_controls(line.p, line.n, MR_STRICT, err) ||
+        sasl_response_text_check(line, mode, SASL_TEXT_WORD, response, cancel, err))
         return MR_ERROR;
-    *cancel = mr_slice_eq(line, "*");
-    response->p = line.p;
-    response->n = *cancel ? 0 : line.n;
-    if (*cancel)
-        return r;
-    for (size_t i = 0; i < line.n; i++)
-        if ((unsigned char)line.p[i] <= ' ' || (unsigned char)line.p[i] >= 0x7F)
-            return mr_fail(err, MR_E_BASE64, "base64", i);
-    size_t bad;
-    if (mode == MR_STRICT && b64_syntax_check(line.p, line.n, &bad))
-        return mr_fail(err, MR_E_BASE64, "base64", bad);
     return r;
 }
 
@@ -1148,16 +1139,5 @@ int smtp_command_write(char *dst, size_t cap, const smtp_command *cmd, mr_error 
 int smtp_auth_response_write(char *dst, size_t cap, mr_slice response, int cancel,
                              mr_error *err)
 {
-    mr_out o;
-    mr_out_init(&o, dst, cap);
-    if (cancel) {
-        mr_out_char(&o, '*');
-    } else {
-        for (size_t i = 0; i < response.n; i++)
-            if (!b64_is_char((unsigned char)response.p[i]) && response.p[i] != '=')
-                return mr_fail(err, MR_E_BASE64, "base64", i);
-        mr_out_slice(&o, response);
-    }
-    mr_out_str(&o, "\r\n");
-    return mr_out_result(&o, "base64", err);
+    return sasl_response_text_write(response, cancel, dst, cap, err);
 }
