@@ -50,7 +50,12 @@ void mr_out_u64(mr_out *o, uint64_t v)
 
 int mr_out_result(const mr_out *o, const char *rule, mr_error *err)
 {
+    return mr_out_result_at(o, rule, 0, err);
+}
+
+int mr_out_result_at(const mr_out *o, const char *rule, size_t offset, mr_error *err)
+{
     if (o->len > MR_LIMIT_MAX)
-        return mr_fail(err, MR_E_LIMIT_LITERAL, rule, 0);
+        return mr_fail(err, MR_E_LIMIT_LITERAL, rule, offset);
     return (int)o->len;
 }

@@ -36,4 +36,7 @@ void mr_out_u64(mr_out *o, uint64_t v);
  * MR_ERROR with MR_E_LIMIT_LITERAL (rule given) when the output would exceed MR_LIMIT_MAX. */
 int mr_out_result(const mr_out *o, const char *rule, mr_error *err);
 
+/* The same, with the error at the given offset (the SASL writers report MR_LIMIT_MAX). */
+int mr_out_result_at(const mr_out *o, const char *rule, size_t offset, mr_error *err);
+
 #endif
