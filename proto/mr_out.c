@@ -16,9 +16,11 @@ void mr_out_put(mr_out *o, const void *s, size_t n)
         o->len = MR_LIMIT_MAX + 1; /* saturate: the result is an error anyway */
         return;
     }
-    /* Copy only while everything so far fits, so the buffer holds a clean prefix. */
-    if (o->len + n <= o->cap && n)
-        memcpy(o->p + o->len, s, n);
+    /* Copy what fits, so the buffer holds the output's first cap bytes. */
+    if (o->len < o->cap && n) {
+        size_t room = o->cap - o->len;
+        memcpy(o->p + o->len, s, n < room ? n : room);
+    }
     o->len += n;
 }
 

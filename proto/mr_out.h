@@ -2,9 +2,10 @@
  *
  * Every writer in proto/ writes into a caller buffer of a given size and returns the length
  * of its whole output: when that is <= the buffer size the output was written; when it is
- * larger, it is the size needed and the buffer holds an unspecified prefix (never more than
- * its size). mr_out is the one place that implements this: puts copy while the output fits and
- * only count once it does not, so a writer is straight-line code with no size checks.
+ * larger, it is the size needed and the buffer holds the output's first cap bytes (never
+ * more). mr_out is the one place that implements this: puts copy what fits and count the rest,
+ * so a writer is straight-line code with no size checks. (The IMAP writers' imap_wbuf is an
+ * mr_out plus their own state.)
  */
 #ifndef MAILRIG_PROTO_MR_OUT_H
 #define MAILRIG_PROTO_MR_OUT_H
