@@ -31,3 +31,42 @@ size_t fuzz_split_points(fuzz_rng *r, size_t size, size_t *cuts, size_t max)
     }
     return n;
 }
+
+size_t fuzz_cuts(const uint8_t *data, size_t size, size_t *cuts, size_t max)
+{
+    fuzz_rng rng = fuzz_rng_from(data, size);
+    return fuzz_split_points(&rng, size, cuts, max);
+}
+
+int fuzz_grow(size_t *avail, size_t size, const size_t *cuts, size_t ncuts, size_t *c)
+{
+    if (*avail >= size)
+        return 0;
+    while (*c < ncuts && cuts[*c] <= *avail)
+        (*c)++;
+    *avail = *c < ncuts ? cuts[*c] : size;
+    return 1;
+}
+
+void fuzz_item_set(fuzz_item *it, int r, const mr_error *err, uint64_t hash)
+{
+    it->r = r;
+    it->code = r == MR_ERROR ? err->code : MR_E_NONE;
+    it->rule = r == MR_ERROR ? err->rule : NULL;
+    it->offset = r == MR_ERROR ? err->offset : 0;
+    it->hash = hash;
+}
+
+int fuzz_same_items(const fuzz_item *a, size_t na, const fuzz_item *b, size_t nb)
+{
+    if (na != nb)
+        return 0;
+    for (size_t k = 0; k < na; k++) {
+        if (a[k].r != b[k].r || a[k].hash != b[k].hash || a[k].code != b[k].code ||
+            a[k].offset != b[k].offset)
+            return 0;
+        if (a[k].rule != b[k].rule && (!a[k].rule || !b[k].rule || strcmp(a[k].rule, b[k].rule)))
+            return 0;
+    }
+    return 1;
+}
