@@ -170,9 +170,7 @@ static void out_builder(void **state)
     mr_out_put(&o, "x", 1);
     mr_error err;
     assert_int_equal(mr_out_result(&o, "reply", &err), MR_ERROR);
-    assert_int_equal(err.code, MR_E_LIMIT_LITERAL);
-    assert_string_equal(err.rule, "reply");
-    assert_int_equal(err.offset, 0);
+    assert_err(&err, MR_E_LIMIT_LITERAL, "reply", 0);
     assert_int_equal(mr_out_result_at(&o, "message", MR_LIMIT_MAX, &err), MR_ERROR);
     assert_int_equal(err.offset, MR_LIMIT_MAX);
     mr_out_init(&o, NULL, 0);

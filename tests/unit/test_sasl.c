@@ -187,7 +187,7 @@ static void payload_decode(void **state)
         if (r != 0)
             fail_msg("case %zu \"%s\" failed: %s at %zu", i, pc->text, c.err.rule, c.err.offset);
         assert_int_equal(c.p.kind, pc->kind);
-        assert_slice(c.p.raw, pc->text, strlen(pc->text));
+        assert_slice_n(c.p.raw, pc->text, strlen(pc->text));
         assert_ptr_equal(c.p.raw.p, pc->text);
         if (pc->kind == SASL_PAYLOAD_DATA) {
             assert_int_equal(c.p.len, pc->data_n);
@@ -296,7 +296,7 @@ static void payload_round_trip(void **state)
                 assert_memory_equal(out, items[i].data, items[i].n);
             }
             if (p.kind == SASL_PAYLOAD_TEXT)
-                assert_slice(p.raw, items[i].data, items[i].n);
+                assert_slice_n(p.raw, items[i].data, items[i].n);
         }
     }
 }
@@ -725,7 +725,7 @@ static void login_challenges(void **state)
         login_ctx c = {.mode = MR_STRICT};
         assert_int_equal(run_msg(login_ch_step, &c, cases[i].text, cases[i].n), 0);
         assert_int_equal(c.ch.prompt, cases[i].strict);
-        assert_slice(c.ch.text, cases[i].text, cases[i].n);
+        assert_slice_n(c.ch.text, cases[i].text, cases[i].n);
         c.mode = MR_LENIENT;
         assert_int_equal(run_msg(login_ch_step, &c, cases[i].text, cases[i].n), 0);
         if (c.ch.prompt != cases[i].lenient)
