@@ -86,4 +86,17 @@ void fuzz_item_set(fuzz_item *it, int r, const mr_error *err, uint64_t hash);
 /* Do two runs of items agree: the same count, results, hashes and errors (rule by name)? */
 int fuzz_same_items(const fuzz_item *a, size_t na, const fuzz_item *b, size_t nb);
 
+/* ---- SASL continuation lines (SMTP and POP3 command targets) ----------------------------- */
+
+typedef int (*fuzz_auth_parse_fn)(const char *buf, size_t len, mr_mode mode, mr_slice *b64,
+                                  int *cancel, mr_error *err);
+typedef int (*fuzz_auth_write_fn)(char *dst, size_t cap, mr_slice b64, int cancel,
+                                  mr_error *err);
+
+/* Read up to 8 continuation lines of data with parse; each, written with write and read again,
+ * gives the same text and cancel flag, unless (MR_LENIENT only) the writer refuses text the
+ * lenient reader took (MR_E_BASE64). */
+void fuzz_auth_lines(const char *data, size_t size, mr_mode mode, fuzz_auth_parse_fn parse,
+                     fuzz_auth_write_fn write);
+
 #endif
