@@ -71,16 +71,6 @@ static unsigned char ascii_upper(unsigned char ch)
     return ch >= 'a' && ch <= 'z' ? (unsigned char)(ch - 32) : ch;
 }
 
-static int slices_eq_ci(mr_slice a, mr_slice b)
-{
-    if (a.n != b.n)
-        return 0;
-    for (size_t i = 0; i < a.n; i++)
-        if (ascii_upper((unsigned char)a.p[i]) != ascii_upper((unsigned char)b.p[i]))
-            return 0;
-    return 1;
-}
-
 /* qtextSMTP: %d32-33 / %d35-91 / %d93-126 */
 static int is_qtext(int ch)
 {
@@ -662,7 +652,7 @@ static int check_params(cur *c, const smtp_command *cmd)
     for (size_t k = 0; k < cmd->nparams; k++) {
         const smtp_param *p = &cmd->params[k];
         for (size_t j = 0; j < k; j++)
-            if (slices_eq_ci(p->keyword, cmd->params[j].keyword))
+            if (mr_slices_eq_ci(p->keyword, cmd->params[j].keyword))
                 return fail(c, MR_E_SYNTAX, "esmtp-param", (size_t)(p->keyword.p - c->s));
         if (check_param(c, cmd->verb, p))
             return MR_ERROR;

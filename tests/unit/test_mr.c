@@ -130,6 +130,10 @@ static void slices(void **state)
     assert_false(mr_slice_eq(s, "capability"));
     assert_true(mr_slice_eq(s, "CAPABILITY"));
     assert_false(mr_slice_eq_ci(s, "CAPABILITIES"));
+    assert_true(mr_slices_eq_ci(s, (mr_slice){"CapaBility", 10}));
+    assert_false(mr_slices_eq_ci(s, (mr_slice){"CapaBilitY!", 11}));
+    assert_false(mr_slices_eq_ci((mr_slice){"a[", 2}, (mr_slice){"A{", 2})); /* ASCII only */
+    assert_true(mr_slices_eq_ci((mr_slice){"", 0}, (mr_slice){NULL, 0}));
     assert_string_equal(mr_errcode_str(MR_E_BARE_LF), "bare LF (line end without CR)");
     assert_string_equal(mr_errcode_str((mr_errcode)999), "unknown error");
 }
