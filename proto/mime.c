@@ -1601,7 +1601,8 @@ static int get_boundary(const pctx *c, const mime_part *part, mr_slice *b)
 
 static int identity_encoding(mr_slice enc)
 {
-    return enc.n == 0 || mr_slice_eq_ci(enc, "7bit") || mr_slice_eq_ci(enc, "8bit") || mr_slice_eq_ci(enc, "binary");
+    return enc.n == 0 || mr_slice_eq_ci(enc, "7bit") || mr_slice_eq_ci(enc, "8bit") ||
+           mr_slice_eq_ci(enc, "binary");
 }
 
 /* Decide whether a part is opened as a container. Strict errors, lenient flags. */
@@ -1609,7 +1610,8 @@ static int decide_kind(pctx *c, mime_part *part, mr_slice *boundary)
 {
     int multi = mr_slice_eq_ci(part->type, "multipart");
     int message = mr_slice_eq_ci(part->type, "message")
-                  && (mr_slice_eq_ci(part->subtype, "rfc822") || mr_slice_eq_ci(part->subtype, "global"));
+                  && (mr_slice_eq_ci(part->subtype, "rfc822")
+                      || mr_slice_eq_ci(part->subtype, "global"));
     size_t at = (size_t)(part->header.p - c->msg);
     part->kind = MIME_KIND_LEAF;
     if (!multi && !message)

@@ -61,3 +61,20 @@ int mr_out_result_at(const mr_out *o, const char *rule, size_t offset, mr_error 
         return mr_fail(err, MR_E_LIMIT_LITERAL, rule, offset);
     return (int)o->len;
 }
+
+int mr_out_field_check(mr_slice s, int space_ok, const char *rule, mr_error *err)
+{
+    for (size_t i = 0; i < s.n; i++) {
+        unsigned char ch = (unsigned char)s.p[i];
+        if (ch == 0)
+            return mr_fail(err, MR_E_NUL, rule, i);
+        if (ch == ' ' || ch == '\t') {
+            if (!space_ok)
+                return mr_fail(err, MR_E_SYNTAX, rule, i);
+            continue;
+        }
+        if (ch < 0x20 || ch == 0x7F)
+            return mr_fail(err, MR_E_CTL, rule, i);
+    }
+    return 0;
+}

@@ -40,4 +40,10 @@ int mr_out_result(const mr_out *o, const char *rule, mr_error *err);
 /* The same, with the error at the given offset (the SASL writers report MR_LIMIT_MAX). */
 int mr_out_result_at(const mr_out *o, const char *rule, size_t offset, mr_error *err);
 
+/* Check an API input a line writer is about to copy, so that it cannot end the line early
+ * (CRLF injection) or split a token: MR_E_NUL for NUL, MR_E_CTL for another control byte or
+ * DEL, MR_E_SYNTAX for SP or HT unless space_ok. Offsets count from s.p. Returns 0 or
+ * MR_ERROR. */
+int mr_out_field_check(mr_slice s, int space_ok, const char *rule, mr_error *err);
+
 #endif

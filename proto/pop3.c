@@ -340,28 +340,11 @@ int pop3_auth_response_parse(const char *buf, size_t len, mr_mode mode, const po
 
 /* ---- command writer ---- */
 
-static int check_field(mr_slice s, int space_ok, const char *rule, mr_error *err)
-{
-    for (size_t i = 0; i < s.n; i++) {
-        unsigned char ch = (unsigned char)s.p[i];
-        if (ch == 0)
-            return mr_fail(err, MR_E_NUL, rule, i);
-        if (ch == ' ' || ch == '\t') {
-            if (!space_ok)
-                return mr_fail(err, MR_E_SYNTAX, rule, i);
-            continue;
-        }
-        if (ch < 0x20 || ch == 0x7F)
-            return mr_fail(err, MR_E_CTL, rule, i);
-    }
-    return 0;
-}
-
 static int put_word(mr_out *o, mr_slice s, int space_ok, const char *rule, mr_error *err)
 {
     if (!s.n)
         return mr_fail(err, MR_E_EMPTY, rule, 0);
-    if (check_field(s, space_ok, rule, err))
+    if (mr_out_field_check(s, space_ok, rule, err))
         return MR_ERROR;
     mr_out_char(o, ' ');
     mr_out_slice(o, s);
@@ -402,7 +385,7 @@ static int write_args(mr_out *o, const pop3_command *cmd, mr_error *err)
         if (!cmd->mechanism.n)
             return cmd->has_initial_response ? mr_fail(err, MR_E_EMPTY, "sasl-mech", 0) : 0;
         if (put_word(o, cmd->mechanism, 0, "sasl-mech", err) ||
-            check_field(cmd->initial_response, 0, "initial-response", err))
+            mr_out_field_check(cmd->initial_response, 0, "initial-response", err))
             return MR_ERROR;
         if (cmd->has_initial_response) {
             mr_out_char(o, ' ');
@@ -534,7 +517,8 @@ int pop3_response_write(char *dst, size_t cap, const pop3_response *resp, mr_err
                                                      : NULL;
     if (!status)
         return mr_fail(err, MR_E_SYNTAX, "status", 0);
-    if (check_field(resp->code, 0, "resp-code", err) || check_field(resp->text, 1, "text", err))
+    if (mr_out_field_check(resp->code, 0, "resp-code", err) ||
+        mr_out_field_check(resp->text, 1, "text", err))
         return MR_ERROR;
     for (size_t i = 0; i < resp->code.n; i++)
         if (resp->code.p[i] == ']')
@@ -745,7 +729,7 @@ int pop3_capa_has_param(const pop3_capa *cap, const char *word)
 int pop3_capa_write(char *dst, size_t cap, mr_slice text, const pop3_capa *caps, size_t n,
                     mr_error *err)
 {
-    if (check_field(text, 1, "text", err))
+    if (mr_out_field_check(text, 1, "text", err))
         return MR_ERROR;
     mr_out o;
     mr_out_init(&o, dst, cap);
@@ -758,8 +742,8 @@ int pop3_capa_write(char *dst, size_t cap, mr_slice text, const pop3_capa *caps,
     for (size_t k = 0; k < n; k++) {
         if (!caps[k].tag.n)
             return mr_fail(err, MR_E_EMPTY, "capa-tag", 0);
-        if (check_field(caps[k].tag, 0, "capa-tag", err) ||
-            check_field(caps[k].params, 1, "param", err))
+        if (mr_out_field_check(caps[k].tag, 0, "capa-tag", err) ||
+            mr_out_field_check(caps[k].params, 1, "param", err))
             return MR_ERROR;
         if (caps[k].tag.p[0] == '.')
             return mr_fail(err, MR_E_SYNTAX, "capa-tag", 0);

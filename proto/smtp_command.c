@@ -993,25 +993,6 @@ const smtp_param *smtp_command_param(const smtp_command *cmd, const char *keywor
 
 /* ---- writer ---- */
 
-/* A field may not carry controls (CRLF injection) and, when it is one token, no blanks;
- * free text (a String, a local part, a password) may hold SP and HT. */
-static int check_field(mr_slice s, int space_ok, const char *rule, mr_error *err)
-{
-    for (size_t i = 0; i < s.n; i++) {
-        unsigned char ch = (unsigned char)s.p[i];
-        if (ch == 0)
-            return mr_fail(err, MR_E_NUL, rule, i);
-        if (ch == ' ' || ch == '\t') {
-            if (!space_ok)
-                return mr_fail(err, MR_E_SYNTAX, rule, i);
-            continue;
-        }
-        if (ch < 0x20 || ch == 0x7F)
-            return mr_fail(err, MR_E_CTL, rule, i);
-    }
-    return 0;
-}
-
 static int need(mr_slice s, const char *rule, mr_error *err)
 {
     return s.n ? 0 : mr_fail(err, MR_E_EMPTY, rule, 0);
@@ -1021,8 +1002,10 @@ static int write_path(mr_out *o, const smtp_path *p, mr_error *err)
 {
     mr_out_char(o, '<');
     if (!p->null_path) {
-        if (need(p->local, "Local-part", err) || check_field(p->local, 1, "Local-part", err) ||
-            check_field(p->route, 0, "A-d-l", err) || check_field(p->domain, 0, "Domain", err))
+        if (need(p->local, "Local-part", err) ||
+            mr_out_field_check(p->local, 1, "Local-part", err) ||
+            mr_out_field_check(p->route, 0, "A-d-l", err) ||
+            mr_out_field_check(p->domain, 0, "Domain", err))
             return MR_ERROR;
         if (p->route.n) {
             mr_out_slice(o, p->route);
@@ -1045,8 +1028,8 @@ static int write_params(mr_out *o, const smtp_command *cmd, mr_error *err)
     for (size_t k = 0; k < cmd->nparams; k++) {
         const smtp_param *p = &cmd->params[k];
         if (need(p->keyword, "esmtp-keyword", err) ||
-            check_field(p->keyword, 0, "esmtp-keyword", err) ||
-            check_field(p->value, 0, "esmtp-value", err))
+            mr_out_field_check(p->keyword, 0, "esmtp-keyword", err) ||
+            mr_out_field_check(p->value, 0, "esmtp-value", err))
             return MR_ERROR;
         mr_out_char(o, ' ');
         mr_out_slice(o, p->keyword);
@@ -1063,7 +1046,7 @@ static int write_args(mr_out *o, const smtp_command *cmd, mr_error *err)
     switch (cmd->verb) {
     case SMTP_EHLO:
     case SMTP_HELO:
-        if (need(cmd->domain, "Domain", err) || check_field(cmd->domain, 0, "Domain", err))
+        if (need(cmd->domain, "Domain", err) || mr_out_field_check(cmd->domain, 0, "Domain", err))
             return MR_ERROR;
         mr_out_char(o, ' ');
         mr_out_slice(o, cmd->domain);
@@ -1082,8 +1065,8 @@ static int write_args(mr_out *o, const smtp_command *cmd, mr_error *err)
         return 0;
     case SMTP_AUTH:
         if (need(cmd->mechanism, "sasl-mech", err) ||
-            check_field(cmd->mechanism, 0, "sasl-mech", err) ||
-            check_field(cmd->initial_response, 0, "initial-response", err))
+            mr_out_field_check(cmd->mechanism, 0, "sasl-mech", err) ||
+            mr_out_field_check(cmd->initial_response, 0, "initial-response", err))
             return MR_ERROR;
         mr_out_char(o, ' ');
         mr_out_slice(o, cmd->mechanism);
@@ -1101,7 +1084,7 @@ static int write_args(mr_out *o, const smtp_command *cmd, mr_error *err)
     case SMTP_NOOP:
         if ((cmd->verb == SMTP_VRFY || cmd->verb == SMTP_EXPN) && need(cmd->string, "String", err))
             return MR_ERROR;
-        if (check_field(cmd->string, 1, "String", err))
+        if (mr_out_field_check(cmd->string, 1, "String", err))
             return MR_ERROR;
         if (cmd->string.n) {
             mr_out_char(o, ' ');

@@ -182,6 +182,26 @@ static void out_builder(void **state)
     assert_int_equal(mr_out_result(&o, "x", &err), (int)MR_LIMIT_MAX);
 }
 
+/* What a line writer refuses to copy from an API input (no CRLF injection). */
+static void out_field_check(void **state)
+{
+    (void)state;
+    mr_error err;
+    assert_int_equal(mr_out_field_check(SL("tony@contoso.com"), 0, "name", &err), 0);
+    assert_int_equal(mr_out_field_check(SL("a b\tc"), 1, "text", &err), 0);
+    assert_int_equal(mr_out_field_check(SL("caf\xc3\xa9"), 0, "name", &err), 0); /* 8-bit passes */
+    assert_int_equal(mr_out_field_check(SL("a b"), 0, "name", &err), MR_ERROR);
+    assert_err(&err, MR_E_SYNTAX, "name", 1);
+    assert_int_equal(mr_out_field_check(SL("a\tb"), 0, "name", &err), MR_ERROR);
+    assert_err(&err, MR_E_SYNTAX, "name", 1);
+    assert_int_equal(mr_out_field_check(SL("ok\r\nQUIT"), 1, "text", &err), MR_ERROR);
+    assert_err(&err, MR_E_CTL, "text", 2);
+    assert_int_equal(mr_out_field_check(SL("x\0"), 1, "text", &err), MR_ERROR);
+    assert_err(&err, MR_E_NUL, "text", 1);
+    assert_int_equal(mr_out_field_check(SL("x\x7f"), 1, "text", &err), MR_ERROR);
+    assert_err(&err, MR_E_CTL, "text", 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +210,7 @@ int main(void)
         cmocka_unit_test(line_hundred_megabytes), cmocka_unit_test(line_scanned_resumes),
         cmocka_unit_test(u64_parse),        cmocka_unit_test(utf8_check),
         cmocka_unit_test(slices),           cmocka_unit_test(out_builder),
+        cmocka_unit_test(out_field_check),
     };
     return cmocka_run_group_tests_name("mr", tests, NULL, NULL);
 }
