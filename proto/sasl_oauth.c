@@ -175,6 +175,37 @@ static int kv_put_extras(mr_out *o, const sasl_kv *extra, size_t nextra,
     return 0;
 }
 
+/* What a mechanism does with its k-th pair (from 0), which starts at offset at; *have_auth is
+ * set once the auth pair has been read. */
+typedef int (*kv_pair_fn)(void *out, const kv_iter *it, sasl_kv kv, size_t k, size_t at,
+                          const sasl_limits *lim, int *have_auth, mr_error *err);
+
+/* The pairs from it to the end of the message, at most lim->max_pairs, each handed to pair;
+ * then the message must end there (a kvsep after the last pair) and have had an auth pair. */
+static int kv_pairs(kv_iter *it, const sasl_limits *lim, kv_pair_fn pair, void *out,
+                    mr_error *err)
+{
+    int have_auth = 0;
+    for (size_t k = 0;; k++) {
+        size_t at = it->at;
+        sasl_kv kv;
+        int r = kv_next(it, &kv, err);
+        if (r < 0)
+            return MR_ERROR;
+        if (r == 0)
+            break;
+        if (k == lim->max_pairs)
+            return mr_fail(err, MR_E_LIMIT_COUNT, "kvpair", at);
+        if (pair(out, it, kv, k, at, lim, &have_auth, err))
+            return MR_ERROR;
+    }
+    if (it->at != it->n)
+        return mr_fail(err, MR_E_TRAILING, "client-resp", it->at);
+    if (!have_auth)
+        return mr_fail(err, MR_E_SYNTAX, "auth", it->n);
+    return 0;
+}
+
 /* ---- The auth value: credentials = "Bearer" 1*SP b64token (RFC 6750 section 2.1) ---------- */
 
 /* tchar (RFC 9110 section 5.6.2): the characters of an auth-scheme token. */
@@ -266,6 +297,17 @@ static int bearer_put(mr_out *o, const sasl_bearer *b, mr_error *err)
     return 0;
 }
 
+/* The end of an XOAUTH2 or OAUTHBEARER client response: auth, the extra pairs, the final
+ * kvsep; returns the writer's result. */
+static int kv_put_end(mr_out *o, const sasl_bearer *auth, const sasl_kv *extra, size_t nextra,
+                      const char *const *known, mr_error *err)
+{
+    if (bearer_put(o, auth, err) || kv_put_extras(o, extra, nextra, known, err))
+        return MR_ERROR;
+    mr_out_char(o, KVSEP);
+    return sasl_write_done(o, err);
+}
+
 /* ---- XOAUTH2 ------------------------------------------------------------------------- */
 
 static const char *const xoauth2_keys[] = {"user", "auth", NULL};
@@ -274,6 +316,42 @@ static const char *const xoauth2_keys[] = {"user", "auth", NULL};
 static const char *xoauth2_strict_key(size_t k)
 {
     return k == 0 ? "user" : k == 1 ? "auth" : NULL;
+}
+
+static int xoauth2_pair(void *vout, const kv_iter *it, sasl_kv kv, size_t k, size_t at,
+                        const sasl_limits *lim, int *have_auth, mr_error *err)
+{
+    sasl_xoauth2 *out = vout;
+    mr_mode mode = it->mode;
+    if (mode == MR_STRICT) {
+        const char *due = xoauth2_strict_key(k);
+        if (!due || !mr_slice_eq(kv.key, due))
+            return mr_fail(err, MR_E_SYNTAX, due ? due : "kvsep", at);
+    }
+    int which;
+    if (kv_known(kv.key, xoauth2_keys, mode, at, &which, err))
+        return MR_ERROR;
+    if (which == 0) {
+        if (out->user.p)
+            return mr_fail(err, MR_E_SYNTAX, "kvpair", at);
+        if (kv.value.n == 0 && mode == MR_STRICT)
+            return mr_fail(err, MR_E_EMPTY, "user", kv_offset(it, kv.value));
+        if (kv.value.n > lim->max_field)
+            return mr_fail(err, MR_E_LIMIT_LITERAL, "user",
+                           kv_offset(it, kv.value) + lim->max_field);
+        out->user = kv.value;
+        return 0;
+    }
+    if (which == 1) {
+        if (*have_auth)
+            return mr_fail(err, MR_E_SYNTAX, "kvpair", at);
+        if (bearer_parse(kv.value, kv_offset(it, kv.value), mode, lim->max_token, &out->auth,
+                         err))
+            return MR_ERROR;
+        *have_auth = 1;
+        return 0;
+    }
+    return kv_add_extra(out->extra, &out->nextra, kv, at, err);
 }
 
 int sasl_xoauth2_parse(const char *msg, size_t n, mr_mode mode, const sasl_limits *lim,
@@ -289,50 +367,7 @@ int sasl_xoauth2_parse(const char *msg, size_t n, mr_mode mode, const sasl_limit
         return 0;
     }
     kv_iter it = kv_start(msg, n, 0, mode, lim);
-    int have_auth = 0;
-    for (size_t k = 0;; k++) {
-        size_t at = it.at;
-        sasl_kv kv;
-        int r = kv_next(&it, &kv, err);
-        if (r < 0)
-            return MR_ERROR;
-        if (r == 0)
-            break;
-        if (k == lim->max_pairs)
-            return mr_fail(err, MR_E_LIMIT_COUNT, "kvpair", at);
-        if (mode == MR_STRICT) {
-            const char *due = xoauth2_strict_key(k);
-            if (!due || !mr_slice_eq(kv.key, due))
-                return mr_fail(err, MR_E_SYNTAX, due ? due : "kvsep", at);
-        }
-        int which;
-        if (kv_known(kv.key, xoauth2_keys, mode, at, &which, err))
-            return MR_ERROR;
-        if (which == 0) {
-            if (out->user.p)
-                return mr_fail(err, MR_E_SYNTAX, "kvpair", at);
-            if (kv.value.n == 0 && mode == MR_STRICT)
-                return mr_fail(err, MR_E_EMPTY, "user", kv_offset(&it, kv.value));
-            if (kv.value.n > lim->max_field)
-                return mr_fail(err, MR_E_LIMIT_LITERAL, "user",
-                               kv_offset(&it, kv.value) + lim->max_field);
-            out->user = kv.value;
-        } else if (which == 1) {
-            if (have_auth)
-                return mr_fail(err, MR_E_SYNTAX, "kvpair", at);
-            if (bearer_parse(kv.value, kv_offset(&it, kv.value), mode, lim->max_token,
-                             &out->auth, err))
-                return MR_ERROR;
-            have_auth = 1;
-        } else if (kv_add_extra(out->extra, &out->nextra, kv, at, err)) {
-            return MR_ERROR;
-        }
-    }
-    if (it.at != n)
-        return mr_fail(err, MR_E_TRAILING, "client-resp", it.at);
-    if (!have_auth)
-        return mr_fail(err, MR_E_SYNTAX, "auth", n);
-    return 0;
+    return kv_pairs(&it, lim, xoauth2_pair, out, err);
 }
 
 int sasl_xoauth2_write(const sasl_xoauth2 *m, char *dst, size_t cap, mr_error *err)
@@ -346,12 +381,7 @@ int sasl_xoauth2_write(const sasl_xoauth2 *m, char *dst, size_t cap, mr_error *e
             return MR_ERROR;
         kv_put(&o, "user", m->user);
     }
-    if (bearer_put(&o, &m->auth, err))
-        return MR_ERROR;
-    if (kv_put_extras(&o, m->extra, m->nextra, xoauth2_keys, err))
-        return MR_ERROR;
-    mr_out_char(&o, KVSEP);
-    return sasl_write_done(&o, err);
+    return kv_put_end(&o, &m->auth, m->extra, m->nextra, xoauth2_keys, err);
 }
 
 /* ---- GS2 header (RFC 5801 section 4) ------------------------------------------------------
@@ -561,10 +591,12 @@ static int port_parse(mr_slice v, unsigned *num)
 
 static const char *const oauthbearer_keys[] = {"auth", "host", "port", NULL};
 
-static int oauthbearer_pair(kv_iter *it, sasl_kv kv, size_t at, const sasl_limits *lim,
-                            sasl_oauthbearer *out, int *have_auth, mr_error *err)
+static int oauthbearer_pair(void *vout, const kv_iter *it, sasl_kv kv, size_t k, size_t at,
+                            const sasl_limits *lim, int *have_auth, mr_error *err)
 {
+    sasl_oauthbearer *out = vout;
     mr_mode mode = it->mode;
+    (void)k;
     size_t v0 = kv_offset(it, kv.value);
     int which;
     if (kv_known(kv.key, oauthbearer_keys, mode, at, &which, err))
@@ -614,25 +646,7 @@ int sasl_oauthbearer_parse(const char *msg, size_t n, mr_mode mode, const sasl_l
     else if (mode == MR_STRICT || at == n) /* KAFKA-7182: clients that omitted it */
         return mr_fail(err, MR_E_SYNTAX, "kvsep", at);
     kv_iter it = kv_start(msg, n, at, mode, lim);
-    int have_auth = 0;
-    for (size_t k = 0;; k++) {
-        size_t pair_at = it.at;
-        sasl_kv kv;
-        int r = kv_next(&it, &kv, err);
-        if (r < 0)
-            return MR_ERROR;
-        if (r == 0)
-            break;
-        if (k == lim->max_pairs)
-            return mr_fail(err, MR_E_LIMIT_COUNT, "kvpair", pair_at);
-        if (oauthbearer_pair(&it, kv, pair_at, lim, out, &have_auth, err))
-            return MR_ERROR;
-    }
-    if (it.at != n)
-        return mr_fail(err, MR_E_TRAILING, "client-resp", it.at);
-    if (!have_auth)
-        return mr_fail(err, MR_E_SYNTAX, "auth", n);
-    return 0;
+    return kv_pairs(&it, lim, oauthbearer_pair, out, err);
 }
 
 int sasl_oauthbearer_write(const sasl_oauthbearer *m, char *dst, size_t cap, mr_error *err)
@@ -657,12 +671,7 @@ int sasl_oauthbearer_write(const sasl_oauthbearer *m, char *dst, size_t cap, mr_
             return mr_fail(err, MR_E_SYNTAX, "port", 0);
         kv_put(&o, "port", m->port);
     }
-    if (bearer_put(&o, &m->auth, err))
-        return MR_ERROR;
-    if (kv_put_extras(&o, m->extra, m->nextra, oauthbearer_keys, err))
-        return MR_ERROR;
-    mr_out_char(&o, KVSEP);
-    return sasl_write_done(&o, err);
+    return kv_put_end(&o, &m->auth, m->extra, m->nextra, oauthbearer_keys, err);
 }
 
 /* ---- The JSON error challenge ---------------------------------------------------------------
