@@ -162,6 +162,8 @@ typedef enum sc_var_kind {
                                     accepts for that protocol (proto field) */
     SC_VAR_ACCOUNT_PASSWORD,     /* account.password: the account (web) password [secret] */
     SC_VAR_ACCOUNT_APP_PASSWORD, /* account.app_password: the app-specific password [secret] */
+    SC_VAR_ACCOUNT_OAUTH_TOKEN,  /* account.oauth_token: the OAuth bearer token (XOAUTH2,
+                                  * OAUTHBEARER) [secret] */
     SC_VAR_HOST,                 /* host: the address mailrig listens on or connects to */
     SC_VAR_CAFILE,               /* cafile: the test CA certificate file (PEM) */
     SC_VAR_PORT,                 /* port:PROTO[:PORT]: the local port serving that protocol
