@@ -368,7 +368,10 @@ typedef struct sc_step {
             size_t n;
             int capture;              /* `as NAME`: the whole response, or -1 */
         } expect_reply;
-        struct { unsigned ms; } duration;                     /* SC_EXPECT_NOTHING, SC_WAIT */
+        struct {
+            unsigned ms;
+            int open;     /* SC_EXPECT_NOTHING `open`: the peer must not close either */
+        } duration;                                             /* SC_EXPECT_NOTHING, SC_WAIT */
         struct { sc_tls tls; } starttls;                      /* SC_STARTTLS */
         struct { unsigned slot; sc_text value; } var;         /* SC_VAR */
         struct {

@@ -560,6 +560,20 @@ static void oauth_token_is_secret(void **state)
     sc_free(sc);
 }
 
+static void expect_nothing_open(void **state)
+{
+    (void)state;
+    sc_scenario *sc = ok(CLIENT "connect imap 993 plain\nexpect-nothing 2s open\n"
+                                "expect-nothing 5ms\n");
+    assert_int_equal(sc->steps[1].u.duration.ms, 2000);
+    assert_true(sc->steps[1].u.duration.open);
+    assert_false(sc->steps[2].u.duration.open);
+    sc_free(sc);
+    first_error(CLIENT "connect imap 993 plain\nexpect-nothing 2s closed\n",
+                "4:19: unexpected 'closed' (usage: expect-nothing DURATION [open])");
+    first_error(CLIENT "wait 2s open\n", "3:9: unexpected 'open' (usage: wait DURATION)");
+}
+
 static void step_misc_forms(void **state)
 {
     (void)state;
@@ -610,7 +624,7 @@ static void step_misc_errors(void **state)
                 "4:1: 'starttls' on a connection that is already TLS (since line 3)");
     first_error(CLIENT "connect smtp plain\nexpect-nothing\n",
                 "4:15: 'expect-nothing' needs a duration such as 500ms or 5s (usage: "
-                "expect-nothing DURATION)");
+                "expect-nothing DURATION [open])");
     first_error(CLIENT "connect smtp plain\nwait 0s\n", "4:6: bad duration '0s': a duration must "
                                                        "be at least 1ms");
     first_error(CLIENT "connect smtp plain\nwait 1.5s\n", "4:6: bad duration '1.5s': a duration "
@@ -1247,6 +1261,7 @@ int main(void)
         cmocka_unit_test(step_expect_reply_errors),
         cmocka_unit_test(step_misc_forms),
         cmocka_unit_test(oauth_token_is_secret),
+        cmocka_unit_test(expect_nothing_open),
         cmocka_unit_test(step_misc_errors),
         cmocka_unit_test(step_server_forms),
         cmocka_unit_test(step_server_errors),
