@@ -386,5 +386,7 @@ def test_make_demo_runs_the_catalogue():
     r = subprocess.run(["make", "-n", "-s", "demo"], cwd=ROOT, capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0, r.stderr
-    line = next(l for l in r.stdout.splitlines() if "mailrig run" in l)
-    assert line.split()[-1] == "scenarios" and "--junit" in line and "--json" in line
+    lines = r.stdout.splitlines()
+    run_line = next(l for l in lines if l.startswith("build/rel/bin/mailrig run "))
+    assert run_line.split()[-1] == "scenarios" and "--junit" in run_line and "--json" in run_line
+    assert any(l.startswith("build/rel/bin/mailrig list scenarios") for l in lines)
