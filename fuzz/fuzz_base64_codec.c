@@ -50,6 +50,7 @@ static void check_accepted(const char *s, size_t n, unsigned flags, const unsign
     }
 }
 
+FUZZ_NO_COVERAGE
 static void check_quanta(const uint8_t *data, size_t size, const char *s, size_t n,
                          const unsigned char *dec)
 {
@@ -63,6 +64,7 @@ static void check_quanta(const uint8_t *data, size_t size, const char *s, size_t
     }
 }
 
+FUZZ_NO_COVERAGE
 static size_t strip_space(const char *s, size_t n)
 {
     size_t k = 0;

@@ -11,6 +11,7 @@
 enum { MAX_LINE = 64, MAX_CUTS = 512 };
 
 /* Split data into lines; return how many bytes were consumed in total and the error seen. */
+FUZZ_NO_COVERAGE
 static size_t split_whole(const char *data, size_t size, mr_mode mode, int *last)
 {
     size_t at = 0;
@@ -27,6 +28,7 @@ static size_t split_whole(const char *data, size_t size, mr_mode mode, int *last
     }
 }
 
+FUZZ_NO_COVERAGE
 static size_t split_growing(const char *data, size_t size, mr_mode mode, const size_t *cuts,
                             size_t ncuts, int *last)
 {

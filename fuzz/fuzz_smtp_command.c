@@ -13,6 +13,7 @@
 
 enum { MAX_INPUT = 1024, MAX_ITEMS = 64, MAX_CUTS = 64, OUT_CAP = 16384 };
 
+FUZZ_NO_COVERAGE
 static uint64_t hash_command(const smtp_command *c, const char *base)
 {
     uint64_t h = FUZZ_HASH_SEED;
@@ -77,6 +78,7 @@ static void round_trip(const smtp_command *c, mr_mode mode, const smtp_command_l
 }
 
 /* Parse the stream with the buffer growing to each cut in turn (ncuts 0: whole). */
+FUZZ_NO_COVERAGE
 static size_t parse_stream(const char *data, size_t size, mr_mode mode,
                            const smtp_command_limits *lim, const size_t *cuts, size_t ncuts,
                            fuzz_item *items, int check)

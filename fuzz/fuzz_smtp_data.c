@@ -27,6 +27,7 @@ typedef struct result {
 } result;
 
 /* Read data[0..size) arriving at the cuts (ncuts 0: whole); content goes to out. */
+FUZZ_NO_COVERAGE
 static result read_body(const char *data, size_t size, mr_mode mode, size_t max_line,
                         const size_t *cuts, size_t ncuts, char *out)
 {
@@ -68,6 +69,7 @@ static result read_body(const char *data, size_t size, mr_mode mode, size_t max_
     return res;
 }
 
+FUZZ_NO_COVERAGE
 static int same_result(const result *a, const result *b, const char *ca, const char *cb)
 {
     if (a->content_n != b->content_n || a->consumed != b->consumed || a->done != b->done ||
@@ -79,6 +81,7 @@ static int same_result(const result *a, const result *b, const char *ca, const c
 }
 
 /* Stuff content in pieces at the cuts, end it; returns the wire length. */
+FUZZ_NO_COVERAGE
 static size_t stuff(const char *content, size_t n, const size_t *cuts, size_t ncuts, char *wire,
                     size_t cap)
 {
@@ -107,6 +110,7 @@ static size_t stuff(const char *content, size_t n, const size_t *cuts, size_t nc
     return out + (size_t)k;
 }
 
+FUZZ_NO_COVERAGE
 static int has_bare_lf_dot(const char *p, size_t n)
 {
     for (size_t i = 0; i + 1 < n; i++)

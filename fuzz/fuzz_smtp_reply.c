@@ -17,6 +17,7 @@
 
 enum { MAX_INPUT = 1024, MAX_ITEMS = 32, MAX_CUTS = 64, MAX_LINES = 12, OUT_CAP = 65536 };
 
+FUZZ_NO_COVERAGE
 static uint64_t hash_reply(const smtp_reply *rep, const char *base)
 {
     uint64_t h = FUZZ_HASH_SEED;
@@ -140,6 +141,7 @@ static void format(const smtp_reply *rep, size_t width)
     }
 }
 
+FUZZ_NO_COVERAGE
 static size_t parse_stream(const char *data, size_t size, mr_mode mode,
                            const smtp_reply_limits *lim, const size_t *cuts, size_t ncuts,
                            fuzz_item *items, int check)

@@ -36,6 +36,7 @@ static inline imap_limits fz_limits(mr_mode mode)
     return lim;
 }
 
+FUZZ_NO_COVERAGE
 static inline uint64_t fz_hash(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *s = p;
@@ -46,7 +47,7 @@ static inline uint64_t fz_hash(uint64_t h, const void *p, size_t n)
 
 static inline uint64_t fz_hash_u64(uint64_t h, uint64_t v)
 {
-    return fz_hash(h, &v, sizeof v);
+    return fuzz_mix(h, v);
 }
 
 typedef void (*fz_item_fn)(void *ctx, const char *item, size_t n, const char *sync_prefix,
@@ -61,6 +62,7 @@ typedef struct fz_result {
 /* Frame data[0..size) with cuts[0..ncuts) as read boundaries (ncuts 0: all at once). Calls
  * on_item (may be NULL) for every item, and on every synchronizing literal with the text up
  * to it (sync_prefix). */
+FUZZ_NO_COVERAGE
 static inline fz_result fz_frame(imap_side side, const imap_limits *lim, const char *data,
                                  size_t size, const size_t *cuts, size_t ncuts,
                                  fz_item_fn on_item, void *ctx)
@@ -151,6 +153,7 @@ static inline void fz_frame_both_ways(imap_side side, imap_limits *lim, const ui
 }
 
 /* Structural invariants of a token array made for an item of len bytes. */
+FUZZ_NO_COVERAGE
 static inline void fz_check_tokens(const imap_toks *t, size_t len)
 {
     for (unsigned i = 0; i < t->n; i++) {

@@ -1,6 +1,7 @@
 /* util.c -- see util.h. */
 #include "fuzz/util.h"
 
+FUZZ_NO_COVERAGE
 fuzz_rng fuzz_rng_from(const uint8_t *data, size_t size)
 {
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
@@ -10,6 +11,7 @@ fuzz_rng fuzz_rng_from(const uint8_t *data, size_t size)
     return r;
 }
 
+FUZZ_NO_COVERAGE
 uint64_t fuzz_rng_next(fuzz_rng *r)
 {
     uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
@@ -18,6 +20,7 @@ uint64_t fuzz_rng_next(fuzz_rng *r)
     return z ^ (z >> 31);
 }
 
+FUZZ_NO_COVERAGE
 size_t fuzz_split_points(fuzz_rng *r, size_t size, size_t *cuts, size_t max)
 {
     size_t n = 0, at = 0;
@@ -32,12 +35,14 @@ size_t fuzz_split_points(fuzz_rng *r, size_t size, size_t *cuts, size_t max)
     return n;
 }
 
+FUZZ_NO_COVERAGE
 size_t fuzz_cuts(const uint8_t *data, size_t size, size_t *cuts, size_t max)
 {
     fuzz_rng rng = fuzz_rng_from(data, size);
     return fuzz_split_points(&rng, size, cuts, max);
 }
 
+FUZZ_NO_COVERAGE
 int fuzz_grow(size_t *avail, size_t size, const size_t *cuts, size_t ncuts, size_t *c)
 {
     if (*avail >= size)
@@ -48,6 +53,7 @@ int fuzz_grow(size_t *avail, size_t size, const size_t *cuts, size_t ncuts, size
     return 1;
 }
 
+FUZZ_NO_COVERAGE
 void fuzz_item_set(fuzz_item *it, int r, const mr_error *err, uint64_t hash)
 {
     it->r = r;
@@ -57,6 +63,7 @@ void fuzz_item_set(fuzz_item *it, int r, const mr_error *err, uint64_t hash)
     it->hash = hash;
 }
 
+FUZZ_NO_COVERAGE
 int fuzz_same_items(const fuzz_item *a, size_t na, const fuzz_item *b, size_t nb)
 {
     if (na != nb)

@@ -16,6 +16,17 @@
 
 #include "proto/mr.h"
 
+/* For the harness's own helpers (hashing the input, drawing split points, feeding a buffer,
+ * comparing results): no coverage instrumentation. Their compares say nothing about the code
+ * under test, and tracing them costs a call per loop turn and fills libFuzzer's compare
+ * tables with noise. The code under test keeps libFuzzer's default instrumentation.
+ * noinline: inlined into an instrumented caller, the body would be instrumented there. */
+#if defined(__clang__) && __clang_major__ >= 13
+#define FUZZ_NO_COVERAGE __attribute__((no_sanitize("coverage"), noinline))
+#else
+#define FUZZ_NO_COVERAGE
+#endif
+
 /* The entry point every target defines (libFuzzer's, also driven by AFL++ and replay_main). */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
