@@ -128,6 +128,11 @@ size_t mr_utf8_check(const char *p, size_t n)
     const unsigned char *s = (const unsigned char *)p;
     size_t i = 0;
     while (i < n) {
+        uint64_t w; /* ASCII eight bytes at a time: mail text is mostly ASCII */
+        if (n - i >= 8 && (memcpy(&w, s + i, 8), (w & 0x8080808080808080ull) == 0)) {
+            i += 8;
+            continue;
+        }
         unsigned c = s[i];
         if (c < 0x80) {
             i++;

@@ -122,6 +122,27 @@ static void utf8_check(void **state)
     assert_int_equal(mr_utf8_check("\x80", 1), 0);                  /* lone continuation */
 }
 
+/* ASCII is checked eight bytes at a time: a bad byte, or a good 2-byte sequence, at every
+ * offset of a longer run, in a buffer of its exact size (guard page). */
+static void utf8_check_runs(void **state)
+{
+    (void)state;
+    char buf[24];
+    for (size_t at = 0; at < sizeof buf - 1; at++) {
+        memset(buf, 'a', sizeof buf);
+        buf[at] = (char)0xFF;
+        assert_int_equal(mr_utf8_check(buf, sizeof buf), at);
+        assert_int_equal(mr_utf8_check(buf, at), at);
+        buf[at] = (char)0xC3; /* U+00E9 */
+        buf[at + 1] = (char)0xA9;
+        assert_int_equal(mr_utf8_check(buf, sizeof buf), sizeof buf);
+        assert_int_equal(mr_utf8_check(buf, at + 1), at); /* cut inside the sequence */
+        char *g = guard_dup(buf, sizeof buf);
+        assert_int_equal(mr_utf8_check(g, sizeof buf), sizeof buf);
+        guard_free(g, sizeof buf);
+    }
+}
+
 static void slices(void **state)
 {
     (void)state;
@@ -209,6 +230,7 @@ int main(void)
         cmocka_unit_test(line_empty),       cmocka_unit_test(line_limit),
         cmocka_unit_test(line_hundred_megabytes), cmocka_unit_test(line_scanned_resumes),
         cmocka_unit_test(u64_parse),        cmocka_unit_test(utf8_check),
+        cmocka_unit_test(utf8_check_runs),
         cmocka_unit_test(slices),           cmocka_unit_test(out_builder),
         cmocka_unit_test(out_field_check),
     };
