@@ -15,6 +15,7 @@
 
 #include "proto/base64.h"
 #include "proto/imap_chars.h"
+#include "proto/mr_scan.h"
 #include "proto/sasl.h"
 
 #define STOP (-100)
@@ -1449,6 +1450,8 @@ static int resp_text(ps *s, imap_response *rsp)
     }
     size_t a = s->pos;
     for (;;) {
+        /* printable ASCII is TEXT-CHAR in every mode: skip it a word at a time */
+        s->pos += mr_scan_printable(s->p + s->pos, s->len - s->pos);
         while (imap_cls[cur(s)] & s->m_text)
             s->pos++;
         unsigned char c = cur(s);
