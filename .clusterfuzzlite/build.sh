@@ -27,6 +27,9 @@ for src in fuzz/fuzz_*.c; do
     if [ -d "corpora/$target" ]; then
         (cd "corpora/$target" && zip -q -r "$OUT/${name}_seed_corpus.zip" .)
     fi
+    if [ -f "corpora/$target.options" ]; then
+        cp "corpora/$target.options" "$OUT/$name.options"
+    fi
     dict="corpora/${target%%_*}.dict"
     if [ -f "$dict" ]; then
         cp "$dict" "$OUT/$name.dict"
