@@ -68,6 +68,49 @@ def test_fuzz_run_reports_exec_rate(tmp_path):
     assert fields[0] == "calm" and fields[2] == "exec/s" and int(fields[1]) > 0
 
 
+def _build(tmp_path, name, code):
+    (tmp_path / "build/fuzz/bin").mkdir(parents=True, exist_ok=True)
+    src = tmp_path / f"{name}.c"
+    src.write_text(code)
+    subprocess.run(["clang", "-fsanitize=fuzzer", str(src), "-o",
+                    str(tmp_path / f"build/fuzz/bin/fuzz_{name}")], check=True)
+
+
+LONG_CRASHES = CRASHY.replace('n >= 4 && memcmp(d, "boom", 4) == 0', "n > 7")
+
+
+def test_fuzz_run_passes_the_options_file(tmp_path):
+    # The seed is 20 bytes and the target aborts on anything longer than 7: only the
+    # max_len of corpora/<target>.options (libFuzzer truncates seeds to it) keeps it alive.
+    _build(tmp_path, "shorty", LONG_CRASHES)
+    (tmp_path / "corpora/shorty").mkdir(parents=True)
+    (tmp_path / "corpora/shorty/seed").write_bytes(b"x" * 20)
+    r = subprocess.run([str(ROOT / "ci/fuzz-run"), "1", "shorty"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "shorty FAILED" in r.stderr
+    (tmp_path / "corpora/shorty.options").write_text(
+        "# a comment\n[libfuzzer]\nmax_len = 7\n[other]\nmax_len = 99\n")
+    r = subprocess.run([str(ROOT / "ci/fuzz-run"), "1", "shorty"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[0] == "shorty" and r.stdout.split()[2] == "exec/s"
+
+
+def test_fuzz_speed_reports_cpu_and_wall_rates(tmp_path):
+    _build(tmp_path, "calm", CRASHY.replace("abort();", "return 0;"))
+    (tmp_path / "corpora/calm").mkdir(parents=True)
+    (tmp_path / "corpora/calm/seed").write_bytes(b"x")
+    r = subprocess.run([str(ROOT / "ci/fuzz-speed"), "1", "calm"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    header, line = r.stdout.splitlines()
+    assert header.split()[:6] == ["target", "runs", "cpu-s", "wall-s", "exec/cpu-s", "exec/s"]
+    f = line.split()
+    assert f[0] == "calm" and int(f[1]) > 0 and float(f[4]) > 0 and float(f[5]) > 0
+    # new inputs went to a scratch corpus, not into the seeds
+    assert [p.name for p in (tmp_path / "corpora/calm").iterdir()] == ["seed"]
+
+
 def test_replay_rejects_an_empty_corpus(tmp_path):
     binary = ROOT / "build/asan/bin/replay_mr_line"
     subprocess.run(["make", "-s", "-C", str(ROOT), "build/asan/bin/replay_mr_line"], check=True)
@@ -98,6 +141,9 @@ def test_clusterfuzzlite_build_makes_every_target(tmp_path):
             assert z.namelist(), f"empty seed corpus for {t}"
         if (ROOT / "corpora" / f"{t.split('_')[0]}.dict").exists():
             assert (out / f"fuzz_{t}.dict").exists()
+        if (ROOT / "corpora" / f"{t}.options").exists():
+            assert (out / f"fuzz_{t}.options").read_text() == \
+                (ROOT / "corpora" / f"{t}.options").read_text()
     # One target actually runs its seeds.
     r = subprocess.run([str(out / "fuzz_mr_line"), "-runs=0", str(ROOT / "corpora/mr_line")],
                        capture_output=True, text=True, timeout=60)
