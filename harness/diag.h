@@ -330,8 +330,9 @@ typedef struct diag_cite {
     const char *section; /* PROVIDERS.md section ("2.3"), or NULL */
     const char *tag;     /* "[D]", "[V]", "[I]" */
     const char *lang;    /* language of quote: "no", "ms", "en", "de", "is" */
-    const char *quote;   /* the sentence, verbatim; NULL for a bare reference */
-    const char *gloss;   /* English gloss of quote; NULL when quote is English */
+    const char *quote;   /* the sentence, verbatim; NULL for a reference without a quote */
+    const char *gloss;   /* English gloss of quote (NULL when quote is English); without a
+                          * quote, what the reference supports, in our words */
 } diag_cite;
 
 /* Protocol masks of diag_rule.protos. */
@@ -345,12 +346,19 @@ typedef struct diag_rule {
     const char *provider;    /* the profile name it applies to, or NULL for any provider */
     unsigned protos;         /* DIAG_PBIT(DIAG_PROTO_*) mask; 0 = any */
     unsigned port;           /* applies on this port only; 0 = any */
+    diag_auth auth;          /* applies to this authentication method only; DIAG_AUTH_UNSET = any */
     diag_severity severity;  /* default severity */
     diag_kind kind;
     diag_field field;        /* the setting it is about */
-    const char *title;       /* one line; {placeholders} as in diag_finding */
-    const char *wire;        /* what happens on the wire, in words; "{reply}" is the exact reply */
-    const char *fix;         /* the fix; {placeholders} filled by the check */
+    /* Texts with {placeholders} the check fills (a placeholder it cannot fill is left out):
+     * {host} {port} {proto} {label} {wire} {auth} {username} {email} -- the user's values;
+     * {reply} the exact reply; {mechs} what the server offers; {listener} the profile's
+     * description of the port; {other} the protocol the port serves; {readings} both readings
+     * of an ambiguous label; {fix_host} {fix_port} {fix_label} {fix_username} -- corrected
+     * values, {fix_label} in the client's own words. */
+    const char *title;       /* one line */
+    const char *wire;        /* what happens on the wire */
+    const char *fix;         /* the fix */
     diag_cite cite[DIAG_MAX_CITES];
 } diag_rule;
 
@@ -360,10 +368,12 @@ const diag_rule *diag_rule_at(size_t i);
 /* The row with this id, or NULL. */
 const diag_rule *diag_rule_find(const char *id);
 
-/* The row for trigger t with provider (NULL = unknown provider), protocol and port: a row
- * naming the provider beats a generic one, a row naming the port beats one for any port.
- * NULL when the catalogue has none. */
-const diag_rule *diag_rule_for(diag_trigger t, const char *provider, diag_proto proto, unsigned port);
+/* The row for trigger t with provider (NULL = unknown provider), protocol, port and
+ * authentication method (DIAG_AUTH_UNSET when it does not matter): rows that name the
+ * provider, the port or the method must match them; of the matching rows the most specific
+ * wins (provider first, then port, then method, then protocol). NULL when none matches. */
+const diag_rule *diag_rule_for(diag_trigger t, const char *provider, diag_proto proto, unsigned port,
+                               diag_auth auth);
 
 /* ---- the report ----------------------------------------------------------------------------- */
 
