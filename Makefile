@@ -31,10 +31,6 @@ LIBS := -lssl -lcrypto -levent_openssl -levent -linih -ljansson -lpcre2-8
 PROTO_SRC := $(sort $(wildcard proto/*.c))
 SERVERS_SRC := $(sort $(wildcard servers/*.c))
 HARNESS_SRC := $(sort $(wildcard harness/*.c))
-# What the mailrig program links. harness/run.c (run_scenario) binds the interpreter to the
-# checks and adapters modules; until both exist it is left out, and `mailrig run` says that
-# this build has no interpreter (exit 3). Drop the filter once they are merged.
-MAILRIG_SRC := $(if $(and $(wildcard harness/checks.c),$(wildcard harness/adapters.c)),$(HARNESS_SRC),$(filter-out harness/run.c,$(HARNESS_SRC)))
 # harness/ minus main.c, as a library too, so unit tests and fuzz targets can link harness modules.
 HARNESS_LIB_SRC := $(filter-out harness/main.c,$(HARNESS_SRC))
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
@@ -59,7 +55,8 @@ help:
 	@echo "make asan       the whole test suite under ASan+UBSan"
 	@echo "make fuzz       run every fuzz target for FUZZ_SECONDS (default 60) with its dictionary"
 	@echo "make afl        build the fuzz targets for AFL++ (build/afl)"
-	@echo "make bench      parser throughput against libetpan and a memchr scan"
+	@echo "make bench      parser throughput against libetpan and a memchr scan, SMTP throughput"
+	@echo "                against Postfix smtp-sink, memory with 10,000 idle connections"
 
 # ---------------------------------------------------------------------------------------------
 # Variant template: $(1) = variant name, $(2) = compiler, $(3) = extra compile/link flags.
@@ -78,9 +75,7 @@ build/$(1)/libmrharness.a: $$(HARNESS_LIB_SRC:%.c=build/$(1)/%.o)
 	@rm -f $$@
 	ar rcs $$@ $$^
 $(1)_LIBS := build/$(1)/libmrharness.a build/$(1)/libmrservers.a build/$(1)/libmrproto.a
-# mailrig links every harness/ object itself, not through the archive, so that a module it
-# refers to weakly (one merged from another branch, see harness/cmd_run.c) is always in.
-build/$(1)/bin/mailrig: $$(MAILRIG_SRC:%.c=build/$(1)/%.o) build/$(1)/libmrservers.a build/$(1)/libmrproto.a
+build/$(1)/bin/mailrig: build/$(1)/harness/main.o $$($(1)_LIBS)
 	@mkdir -p $$(@D)
 	$(2) $(3) $$^ $$(LIBS) -o $$@
 # The runner's commands with a fake interpreter, for tests/py/test_run.py (never installed).
@@ -130,10 +125,17 @@ replay: deps $(REPLAY_ASAN)
 	    test -d corpora/$$n || { echo "no seed corpus corpora/$$n for fuzz/fuzz_$$n.c" >&2; exit 1; }; \
 	    build/asan/bin/replay_$$n corpora/$$n; done
 
+# tests/tools/run_scn: one scenario through the interpreter, for pytest (the user command is
+# `mailrig run`).
+build/asan/bin/run_scn: tests/tools/run_scn.c $(asan_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(BASEFLAGS) -O1 $(SANFLAGS) $< $(asan_LIBS) $(LIBS) -o $@
+
 # Process-level tests (tests/py/*.py) against the ASan+UBSan build of mailrig.
-pytest: deps build/asan/bin/mailrig build/asan/bin/mailrig-fakerun
+pytest: deps build/asan/bin/mailrig build/asan/bin/mailrig-fakerun build/asan/bin/run_scn
 	@ci/deps clients
 	MAILRIG=$(CURDIR)/build/asan/bin/mailrig MAILRIG_FAKERUN=$(CURDIR)/build/asan/bin/mailrig-fakerun \
+	    MAILRIG_RUN_SCN=$(CURDIR)/build/asan/bin/run_scn \
 	    $(PYTHON) -m pytest -q tests/py
 
 fuzz-build: $(FUZZERS)
@@ -175,8 +177,10 @@ BENCH_MB ?= 64
 BENCH_RUNS ?= 5
 bench:
 	@ci/deps build bench
-	$(MAKE) build/rel/bin/bench
+	$(MAKE) build/rel/bin/bench build/rel/bin/mailrig
 	build/rel/bin/bench -s $(BENCH_MB) -r $(BENCH_RUNS)
+	ci/bench-smtp build/rel/bin/mailrig
+	ci/bench-memory build/rel/bin/mailrig
 
 clean:
 	rm -rf build

@@ -53,8 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *s = (const char *)data;
     size_t cuts[MAX_CUTS];
-    fuzz_rng rng = fuzz_rng_from(data, size);
-    size_t ncuts = fuzz_split_points(&rng, size, cuts, MAX_CUTS);
+    size_t ncuts = fuzz_cuts(data, size, cuts, MAX_CUTS);
     for (int m = 0; m < 2; m++) {
         mr_mode mode = m ? MR_LENIENT : MR_STRICT;
         int last_whole, last_grown;

@@ -7,52 +7,25 @@
  *  - round trip: pop3_command_write then pop3_command_parse gives the same fields;
  *  - the same for SASL response lines (pop3_auth_response_parse / _write).
  */
-#include <string.h>
-
 #include "fuzz/util.h"
 #include "proto/pop3.h"
 
 enum { MAX_INPUT = 1024, MAX_ITEMS = 64, MAX_CUTS = 64, OUT_CAP = 16384 };
 
-typedef struct item {
-    int r;
-    mr_errcode code;
-    const char *rule;
-    size_t offset;
-    uint64_t hash;
-} item;
-
-static uint64_t mix(uint64_t h, uint64_t v)
-{
-    return (h ^ v) * 1099511628211ull;
-}
-
-/* Both parses read the same input array, so a slice is known by its offset and length. */
-static uint64_t mix_slice(uint64_t h, const char *base, mr_slice s)
-{
-    h = mix(h, s.n);
-    return s.n ? mix(h, (uint64_t)(s.p - base)) : h;
-}
-
 static uint64_t hash_command(const pop3_command *c, const char *base)
 {
-    uint64_t h = 1469598103934665603ull;
-    h = mix(h, c->verb);
-    h = mix_slice(h, base, c->verb_text);
-    h = mix_slice(h, base, c->arg);
-    h = mix_slice(h, base, c->name);
-    h = mix_slice(h, base, c->secret);
-    h = mix(h, c->msg);
-    h = mix(h, c->has_msg);
-    h = mix(h, c->lines);
-    h = mix_slice(h, base, c->mechanism);
-    h = mix_slice(h, base, c->initial_response);
-    return mix(h, c->has_initial_response);
-}
-
-static int same_slice(mr_slice a, mr_slice b)
-{
-    return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
+    uint64_t h = FUZZ_HASH_SEED;
+    h = fuzz_mix(h, c->verb);
+    h = fuzz_mix_slice(h, base, c->verb_text);
+    h = fuzz_mix_slice(h, base, c->arg);
+    h = fuzz_mix_slice(h, base, c->name);
+    h = fuzz_mix_slice(h, base, c->secret);
+    h = fuzz_mix(h, c->msg);
+    h = fuzz_mix(h, c->has_msg);
+    h = fuzz_mix(h, c->lines);
+    h = fuzz_mix_slice(h, base, c->mechanism);
+    h = fuzz_mix_slice(h, base, c->initial_response);
+    return fuzz_mix(h, c->has_initial_response);
 }
 
 static void round_trip(const pop3_command *c, mr_mode mode, const pop3_limits *lim)
@@ -72,15 +45,15 @@ static void round_trip(const pop3_command *c, mr_mode mode, const pop3_limits *l
     pop3_command d;
     FUZZ_CHECK(pop3_command_parse(out, (size_t)n, mode, &wide, NULL, &d, &err) == n);
     FUZZ_CHECK(d.verb == c->verb);
-    FUZZ_CHECK(same_slice(d.name, c->name) && same_slice(d.secret, c->secret));
+    FUZZ_CHECK(fuzz_same_slice(d.name, c->name) && fuzz_same_slice(d.secret, c->secret));
     FUZZ_CHECK(d.msg == c->msg && d.has_msg == c->has_msg && d.lines == c->lines);
-    FUZZ_CHECK(same_slice(d.mechanism, c->mechanism));
-    FUZZ_CHECK(same_slice(d.initial_response, c->initial_response));
+    FUZZ_CHECK(fuzz_same_slice(d.mechanism, c->mechanism));
+    FUZZ_CHECK(fuzz_same_slice(d.initial_response, c->initial_response));
     FUZZ_CHECK(d.has_initial_response == c->has_initial_response);
 }
 
 static size_t parse_stream(const char *data, size_t size, mr_mode mode, const pop3_limits *lim,
-                           const size_t *cuts, size_t ncuts, item *items, int check)
+                           const size_t *cuts, size_t ncuts, fuzz_item *items, int check)
 {
     size_t n = 0, at = 0, c = 0, scanned = 0;
     size_t avail = ncuts ? cuts[0] : size;
@@ -88,19 +61,10 @@ static size_t parse_stream(const char *data, size_t size, mr_mode mode, const po
         pop3_command cmd;
         mr_error err;
         int r = pop3_command_parse(data + at, avail - at, mode, lim, &scanned, &cmd, &err);
-        if (r == MR_NEED_MORE && avail < size) {
-            while (c < ncuts && cuts[c] <= avail)
-                c++;
-            avail = c < ncuts ? cuts[c] : size;
+        if (r == MR_NEED_MORE && fuzz_grow(&avail, size, cuts, ncuts, &c))
             continue;
-        }
         scanned = 0;
-        item *it = &items[n++];
-        it->r = r;
-        it->code = r == MR_ERROR ? err.code : MR_E_NONE;
-        it->rule = r == MR_ERROR ? err.rule : NULL;
-        it->offset = r == MR_ERROR ? err.offset : 0;
-        it->hash = r > 0 ? hash_command(&cmd, data) : 0;
+        fuzz_item_set(&items[n++], r, &err, r > 0 ? hash_command(&cmd, data) : 0);
         if (r <= 0)
             break;
         FUZZ_CHECK((size_t)r <= avail - at);
@@ -114,28 +78,10 @@ static size_t parse_stream(const char *data, size_t size, mr_mode mode, const po
     return n;
 }
 
-static void auth_lines(const char *data, size_t size, mr_mode mode)
+static int auth_parse(const char *buf, size_t len, mr_mode mode, mr_slice *b64, int *cancel,
+                      mr_error *err)
 {
-    size_t at = 0;
-    for (int k = 0; k < 8 && at < size; k++) {
-        mr_slice resp;
-        int cancel;
-        mr_error err;
-        int r = pop3_auth_response_parse(data + at, size - at, mode, NULL, &resp, &cancel, &err);
-        if (r <= 0)
-            return;
-        static char out[OUT_CAP];
-        int n = pop3_auth_response_write(out, sizeof out, resp, cancel, &err);
-        if (n == MR_ERROR) {
-            FUZZ_CHECK(mode == MR_LENIENT && err.code == MR_E_BASE64);
-        } else {
-            mr_slice again;
-            int c2;
-            FUZZ_CHECK(pop3_auth_response_parse(out, (size_t)n, mode, NULL, &again, &c2, &err) == n);
-            FUZZ_CHECK(c2 == cancel && same_slice(again, resp));
-        }
-        at += (size_t)r;
-    }
+    return pop3_auth_response_parse(buf, len, mode, NULL, b64, cancel, err);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -144,8 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size = MAX_INPUT;
     const char *s = (const char *)data;
     size_t cuts[MAX_CUTS];
-    fuzz_rng rng = fuzz_rng_from(data, size);
-    size_t ncuts = fuzz_split_points(&rng, size, cuts, MAX_CUTS);
+    size_t ncuts = fuzz_cuts(data, size, cuts, MAX_CUTS);
     for (int m = 0; m < 2; m++) {
         mr_mode mode = m ? MR_LENIENT : MR_STRICT;
         pop3_limits lim = pop3_limits_default();
@@ -154,17 +99,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             lim.max_auth_line = 200;
             lim.max_number = 100000;
         }
-        item whole[MAX_ITEMS], split[MAX_ITEMS];
+        fuzz_item whole[MAX_ITEMS], split[MAX_ITEMS];
         size_t nw = parse_stream(s, size, mode, &lim, NULL, 0, whole, 1);
         size_t ns = parse_stream(s, size, mode, &lim, cuts, ncuts, split, 0);
-        FUZZ_CHECK(nw == ns);
-        for (size_t k = 0; k < nw; k++) {
-            FUZZ_CHECK(whole[k].r == split[k].r && whole[k].hash == split[k].hash);
-            FUZZ_CHECK(whole[k].code == split[k].code && whole[k].offset == split[k].offset);
-            FUZZ_CHECK(whole[k].rule == split[k].rule ||
-                       (whole[k].rule && split[k].rule && !strcmp(whole[k].rule, split[k].rule)));
-        }
-        auth_lines(s, size, mode);
+        FUZZ_CHECK(fuzz_same_items(whole, nw, split, ns));
+        fuzz_auth_lines(s, size, mode, auth_parse, pop3_auth_response_write);
     }
     return 0;
 }

@@ -20,65 +20,6 @@
 
 enum { MAX_INPUT = 1024, MAX_ITEMS = 64, MAX_CUTS = 64, OUT_CAP = 16384 };
 
-typedef struct item {
-    int r;
-    mr_errcode code;
-    const char *rule;
-    size_t offset;
-    uint64_t hash;
-} item;
-
-static uint64_t mix(uint64_t h, uint64_t v)
-{
-    return (h ^ v) * 1099511628211ull;
-}
-
-/* Both parses read the same input array, so a slice is known by its offset and length. */
-static uint64_t mix_slice(uint64_t h, const char *base, mr_slice s)
-{
-    h = mix(h, s.n);
-    return s.n ? mix(h, (uint64_t)(s.p - base)) : h;
-}
-
-static int same_slice(mr_slice a, mr_slice b)
-{
-    return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
-}
-
-static int same_items(const item *a, size_t na, const item *b, size_t nb)
-{
-    if (na != nb)
-        return 0;
-    for (size_t k = 0; k < na; k++) {
-        if (a[k].r != b[k].r || a[k].hash != b[k].hash || a[k].code != b[k].code ||
-            a[k].offset != b[k].offset)
-            return 0;
-        if (a[k].rule != b[k].rule && (!a[k].rule || !b[k].rule || strcmp(a[k].rule, b[k].rule)))
-            return 0;
-    }
-    return 1;
-}
-
-static void set_item(item *it, int r, const mr_error *err, uint64_t hash)
-{
-    it->r = r;
-    it->code = r == MR_ERROR ? err->code : MR_E_NONE;
-    it->rule = r == MR_ERROR ? err->rule : NULL;
-    it->offset = r == MR_ERROR ? err->offset : 0;
-    it->hash = hash;
-}
-
-/* Grow avail to the next cut; returns 0 when everything is in already. */
-static int grow(size_t *avail, size_t size, const size_t *cuts, size_t ncuts, size_t *c)
-{
-    if (*avail >= size)
-        return 0;
-    while (*c < ncuts && cuts[*c] <= *avail)
-        (*c)++;
-    *avail = *c < ncuts ? cuts[*c] : size;
-    return 1;
-}
-
 /* ---- 1. status lines ---- */
 
 static void response_round_trip(const pop3_response *r, mr_mode mode, const pop3_limits *lim)
@@ -97,25 +38,25 @@ static void response_round_trip(const pop3_response *r, mr_mode mode, const pop3
         return;
     }
     FUZZ_CHECK(k == n && d.status == r->status);
-    FUZZ_CHECK(same_slice(d.code, r->code) && same_slice(d.text, r->text));
+    FUZZ_CHECK(fuzz_same_slice(d.code, r->code) && fuzz_same_slice(d.text, r->text));
 }
 
 static size_t status_lines(const char *data, size_t size, mr_mode mode, const pop3_limits *lim,
-                           const size_t *cuts, size_t ncuts, item *items, int check)
+                           const size_t *cuts, size_t ncuts, fuzz_item *items, int check)
 {
     size_t n = 0, at = 0, c = 0, avail = ncuts ? cuts[0] : size;
     while (n < MAX_ITEMS) {
         pop3_response r;
         mr_error err;
         int k = pop3_response_parse(data + at, avail - at, mode, lim, &r, &err);
-        if (k == MR_NEED_MORE && grow(&avail, size, cuts, ncuts, &c))
+        if (k == MR_NEED_MORE && fuzz_grow(&avail, size, cuts, ncuts, &c))
             continue;
         uint64_t h = 0;
         if (k > 0) {
-            h = mix(1469598103934665603ull, r.status);
-            h = mix_slice(mix_slice(h, data, r.code), data, r.text);
+            h = fuzz_mix(FUZZ_HASH_SEED, r.status);
+            h = fuzz_mix_slice(fuzz_mix_slice(h, data, r.code), data, r.text);
         }
-        set_item(&items[n++], k, &err, h);
+        fuzz_item_set(&items[n++], k, &err, h);
         if (k <= 0)
             break;
         if (check)
@@ -151,7 +92,7 @@ static void check_listing_line(mr_slice line, mr_mode mode, const pop3_limits *l
 }
 
 static size_t listing(const char *data, size_t size, mr_mode mode, const pop3_limits *lim,
-                      const size_t *cuts, size_t ncuts, item *items, int check)
+                      const size_t *cuts, size_t ncuts, fuzz_item *items, int check)
 {
     size_t n = 0, at = 0, c = 0, avail = ncuts ? cuts[0] : size;
     while (n < MAX_ITEMS) {
@@ -159,9 +100,10 @@ static size_t listing(const char *data, size_t size, mr_mode mode, const pop3_li
         int end = 0;
         mr_error err;
         int k = pop3_listing_line(data + at, avail - at, mode, lim, &line, &end, &err);
-        if (k == MR_NEED_MORE && grow(&avail, size, cuts, ncuts, &c))
+        if (k == MR_NEED_MORE && fuzz_grow(&avail, size, cuts, ncuts, &c))
             continue;
-        set_item(&items[n++], k, &err, k > 0 ? mix_slice(mix(1, (uint64_t)end), data, line) : 0);
+        uint64_t h = k > 0 ? fuzz_mix_slice(fuzz_mix(1, (uint64_t)end), data, line) : 0;
+        fuzz_item_set(&items[n++], k, &err, h);
         if (k <= 0 || end)
             break;
         if (check)
@@ -205,7 +147,8 @@ static void capa(const char *body, size_t size, mr_mode mode, const pop3_limits 
     pop3_capa_iter_init(&it, out + first, (size_t)w - (size_t)first, mode, &wide);
     for (size_t k = 0; k < n; k++) {
         FUZZ_CHECK(pop3_capa_next(&it, &cap, &err) == 1);
-        FUZZ_CHECK(same_slice(cap.tag, caps[k].tag) && same_slice(cap.params, caps[k].params));
+        FUZZ_CHECK(fuzz_same_slice(cap.tag, caps[k].tag) &&
+                   fuzz_same_slice(cap.params, caps[k].params));
     }
     FUZZ_CHECK(pop3_capa_next(&it, &cap, &err) == 0 && it.pos == (size_t)w - (size_t)first);
 }
@@ -217,7 +160,7 @@ static uint64_t body_hash(const char *data, size_t size, mr_mode mode, const siz
 {
     dot_reader r;
     dot_reader_init(&r, mode, NULL);
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = FUZZ_HASH_SEED;
     size_t at = 0, c = 0, avail = ncuts ? cuts[0] : size;
     while (!r.done) {
         mr_slice o;
@@ -225,19 +168,19 @@ static uint64_t body_hash(const char *data, size_t size, mr_mode mode, const siz
         int k = dot_read(&r, data + at, avail - at, &o, &err);
         if (k > 0) {
             for (size_t i = 0; i < o.n; i++)
-                h = mix(h, (unsigned char)o.p[i]);
+                h = fuzz_mix(h, (unsigned char)o.p[i]);
             at += (size_t)k;
             if (at < avail || r.done)
                 continue;
         }
-        if (!grow(&avail, size, cuts, ncuts, &c))
+        if (!fuzz_grow(&avail, size, cuts, ncuts, &c))
             break;
     }
-    h = mix(h, r.done ? r.consumed : UINT64_MAX);
-    h = mix(h, r.violations);
+    h = fuzz_mix(h, r.done ? r.consumed : UINT64_MAX);
+    h = fuzz_mix(h, r.violations);
     for (int v = 0; v < DOT_V__COUNT; v++)
         if (r.violations & (1u << v))
-            h = mix(h, r.first[v]);
+            h = fuzz_mix(h, r.first[v]);
     return h;
 }
 
@@ -247,8 +190,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size = MAX_INPUT;
     const char *s = (const char *)data;
     size_t cuts[MAX_CUTS];
-    fuzz_rng rng = fuzz_rng_from(data, size);
-    size_t ncuts = fuzz_split_points(&rng, size, cuts, MAX_CUTS);
+    size_t ncuts = fuzz_cuts(data, size, cuts, MAX_CUTS);
     for (int m = 0; m < 2; m++) {
         mr_mode mode = m ? MR_LENIENT : MR_STRICT;
         pop3_limits lim = pop3_limits_default();
@@ -256,10 +198,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             lim.max_resp_line = 100;
             lim.max_number = 1000000;
         }
-        item whole[MAX_ITEMS], split[MAX_ITEMS];
+        fuzz_item whole[MAX_ITEMS], split[MAX_ITEMS];
         size_t nw = status_lines(s, size, mode, &lim, NULL, 0, whole, 1);
         size_t ns = status_lines(s, size, mode, &lim, cuts, ncuts, split, 0);
-        FUZZ_CHECK(same_items(whole, nw, split, ns));
+        FUZZ_CHECK(fuzz_same_items(whole, nw, split, ns));
         /* the body after the first status line (split points shifted to it) */
         if (nw == 0 || whole[0].r <= 0)
             continue;
@@ -271,7 +213,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 bcuts[nb++] = cuts[k] - skip;
         nw = listing(body, bsize, mode, &lim, NULL, 0, whole, 1);
         ns = listing(body, bsize, mode, &lim, bcuts, nb, split, 0);
-        FUZZ_CHECK(same_items(whole, nw, split, ns));
+        FUZZ_CHECK(fuzz_same_items(whole, nw, split, ns));
         capa(body, bsize, mode, &lim);
         FUZZ_CHECK(body_hash(body, bsize, mode, NULL, 0) == body_hash(body, bsize, mode, bcuts, nb));
     }

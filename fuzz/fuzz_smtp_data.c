@@ -51,11 +51,8 @@ static result read_body(const char *data, size_t size, mr_mode mode, size_t max_
         } else {
             FUZZ_CHECK(k == MR_NEED_MORE);
         }
-        if (avail == size)
+        if (!fuzz_grow(&avail, size, cuts, ncuts, &c))
             break;
-        while (c < ncuts && cuts[c] <= avail)
-            c++;
-        avail = c < ncuts ? cuts[c] : size;
     }
     res.done = r.done;
     res.consumed = r.done ? at : 0;
@@ -124,8 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size = MAX_INPUT;
     const char *s = (const char *)data;
     size_t cuts[MAX_CUTS];
-    fuzz_rng rng = fuzz_rng_from(data, size);
-    size_t ncuts = fuzz_split_points(&rng, size, cuts, MAX_CUTS);
+    size_t ncuts = fuzz_cuts(data, size, cuts, MAX_CUTS);
     size_t wire_cap = 2 * size + 8;
     char *a = malloc(size + 1), *b = malloc(size + 1), *wire = malloc(wire_cap);
     char *back = malloc(wire_cap);

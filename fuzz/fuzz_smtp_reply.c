@@ -17,43 +17,19 @@
 
 enum { MAX_INPUT = 1024, MAX_ITEMS = 32, MAX_CUTS = 64, MAX_LINES = 12, OUT_CAP = 65536 };
 
-typedef struct item {
-    int r;
-    mr_errcode code;
-    const char *rule;
-    size_t offset;
-    uint64_t hash;
-} item;
-
-static uint64_t mix(uint64_t h, uint64_t v)
-{
-    return (h ^ v) * 1099511628211ull;
-}
-
-/* Both parses read the same input array, so a slice is known by its offset and length. */
-static uint64_t mix_slice(uint64_t h, const char *base, mr_slice s)
-{
-    h = mix(h, s.n);
-    return s.n ? mix(h, (uint64_t)(s.p - base)) : h;
-}
-
 static uint64_t hash_reply(const smtp_reply *rep, const char *base)
 {
-    uint64_t h = 1469598103934665603ull;
-    h = mix(h, rep->code);
-    h = mix(h, rep->nlines);
-    h = mix(h, rep->has_status);
-    h = mix(h, rep->status_class * 1000003u + rep->status_subject * 1009u + rep->status_detail);
+    uint64_t h = FUZZ_HASH_SEED;
+    h = fuzz_mix(h, rep->code);
+    h = fuzz_mix(h, rep->nlines);
+    h = fuzz_mix(h, rep->has_status);
+    h = fuzz_mix(h, rep->status_class * 1000003u + rep->status_subject * 1009u +
+                        rep->status_detail);
     for (size_t k = 0; k < rep->nlines; k++) {
-        h = mix_slice(h, base, rep->lines[k].status);
-        h = mix_slice(h, base, rep->lines[k].text);
+        h = fuzz_mix_slice(h, base, rep->lines[k].status);
+        h = fuzz_mix_slice(h, base, rep->lines[k].text);
     }
     return h;
-}
-
-static int same_slice(mr_slice a, mr_slice b)
-{
-    return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
 }
 
 static void round_trip(const smtp_reply *rep, mr_mode mode, const smtp_reply_limits *lim)
@@ -71,8 +47,8 @@ static void round_trip(const smtp_reply *rep, mr_mode mode, const smtp_reply_lim
     FUZZ_CHECK(d.status_class == rep->status_class && d.status_subject == rep->status_subject &&
                d.status_detail == rep->status_detail);
     for (size_t k = 0; k < d.nlines; k++) {
-        FUZZ_CHECK(same_slice(d.lines[k].status, rep->lines[k].status));
-        FUZZ_CHECK(same_slice(d.lines[k].text, rep->lines[k].text));
+        FUZZ_CHECK(fuzz_same_slice(d.lines[k].status, rep->lines[k].status));
+        FUZZ_CHECK(fuzz_same_slice(d.lines[k].text, rep->lines[k].text));
     }
 }
 
@@ -122,12 +98,12 @@ static void ehlo(const smtp_reply *rep)
     FUZZ_CHECK(smtp_reply_parse(out, (size_t)w, MR_LENIENT, &wide, &d, &err) == w);
     mr_slice d2, g2;
     FUZZ_CHECK(smtp_ehlo_greeting(&d, &d2, &g2, &err) == 0);
-    FUZZ_CHECK(same_slice(d2, domain) && same_slice(g2, greeting));
+    FUZZ_CHECK(fuzz_same_slice(d2, domain) && fuzz_same_slice(g2, greeting));
     smtp_ehlo_iter_init(&it, &d, MR_LENIENT);
     for (size_t k = 0; k < n; k++) {
         FUZZ_CHECK(smtp_ehlo_next(&it, &kw, &err) == 1);
-        FUZZ_CHECK(same_slice(kw.keyword, kws[k].keyword));
-        FUZZ_CHECK(same_slice(kw.params, kws[k].params));
+        FUZZ_CHECK(fuzz_same_slice(kw.keyword, kws[k].keyword));
+        FUZZ_CHECK(fuzz_same_slice(kw.params, kws[k].params));
         FUZZ_CHECK(kw.old_form == kws[k].old_form);
     }
     FUZZ_CHECK(smtp_ehlo_next(&it, &kw, &err) == 0);
@@ -166,7 +142,7 @@ static void format(const smtp_reply *rep, size_t width)
 
 static size_t parse_stream(const char *data, size_t size, mr_mode mode,
                            const smtp_reply_limits *lim, const size_t *cuts, size_t ncuts,
-                           item *items, int check)
+                           fuzz_item *items, int check)
 {
     smtp_reply_line lines[MAX_LINES];
     smtp_reply rep;
@@ -176,18 +152,9 @@ static size_t parse_stream(const char *data, size_t size, mr_mode mode,
     while (n < MAX_ITEMS) {
         mr_error err;
         int r = smtp_reply_parse(data + at, avail - at, mode, lim, &rep, &err);
-        if (r == MR_NEED_MORE && avail < size) {
-            while (c < ncuts && cuts[c] <= avail)
-                c++;
-            avail = c < ncuts ? cuts[c] : size;
+        if (r == MR_NEED_MORE && fuzz_grow(&avail, size, cuts, ncuts, &c))
             continue;
-        }
-        item *it = &items[n++];
-        it->r = r;
-        it->code = r == MR_ERROR ? err.code : MR_E_NONE;
-        it->rule = r == MR_ERROR ? err.rule : NULL;
-        it->offset = r == MR_ERROR ? err.offset : 0;
-        it->hash = r > 0 ? hash_reply(&rep, data) : 0;
+        fuzz_item_set(&items[n++], r, &err, r > 0 ? hash_reply(&rep, data) : 0);
         if (r <= 0)
             break;
         FUZZ_CHECK((size_t)r <= avail - at && rep.nlines >= 1 && rep.nlines <= MAX_LINES);
@@ -213,23 +180,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size = MAX_INPUT;
     const char *s = (const char *)data;
     size_t cuts[MAX_CUTS];
-    fuzz_rng rng = fuzz_rng_from(data, size);
-    size_t ncuts = fuzz_split_points(&rng, size, cuts, MAX_CUTS);
+    size_t ncuts = fuzz_cuts(data, size, cuts, MAX_CUTS);
     for (int m = 0; m < 2; m++) {
         mr_mode mode = m ? MR_LENIENT : MR_STRICT;
         smtp_reply_limits lim = smtp_reply_limits_default();
         if (m)
             lim.max_line = 200; /* reachable by fuzz inputs */
-        item whole[MAX_ITEMS], split[MAX_ITEMS];
+        fuzz_item whole[MAX_ITEMS], split[MAX_ITEMS];
         size_t nw = parse_stream(s, size, mode, &lim, NULL, 0, whole, 1);
         size_t ns = parse_stream(s, size, mode, &lim, cuts, ncuts, split, 0);
-        FUZZ_CHECK(nw == ns);
-        for (size_t k = 0; k < nw; k++) {
-            FUZZ_CHECK(whole[k].r == split[k].r && whole[k].hash == split[k].hash);
-            FUZZ_CHECK(whole[k].code == split[k].code && whole[k].offset == split[k].offset);
-            FUZZ_CHECK(whole[k].rule == split[k].rule ||
-                       (whole[k].rule && split[k].rule && !strcmp(whole[k].rule, split[k].rule)));
-        }
+        FUZZ_CHECK(fuzz_same_items(whole, nw, split, ns));
     }
     return 0;
 }

@@ -40,7 +40,7 @@ static inline uint64_t fz_hash(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *s = p;
     for (size_t i = 0; i < n; i++)
-        h = (h ^ s[i]) * 1099511628211ull;
+        h = fuzz_mix(h, s[i]);
     return h;
 }
 
@@ -66,7 +66,7 @@ static inline fz_result fz_frame(imap_side side, const imap_limits *lim, const c
                                  fz_item_fn on_item, void *ctx)
 {
     static char text[FZ_ITEM_MAX + 1];
-    fz_result res = {1469598103934665603ull, 0, 0};
+    fz_result res = {FUZZ_HASH_SEED, 0, 0};
     imap_framer f;
     imap_framer_init(&f, side, lim);
     size_t at = 0, end = ncuts ? cuts[0] : size, c = 0, ntext = 0;
@@ -130,6 +130,24 @@ static inline fz_result fz_frame(imap_side side, const imap_limits *lim, const c
             end = at;
     }
     return res;
+}
+
+/* The split oracle of the IMAP stream targets: in strict and lenient mode (*lim set to
+ * fz_limits() of each, for on_item to read), framing the input whole (every item to on_item)
+ * and framing it split at cut points derived from it see the same. */
+static inline void fz_frame_both_ways(imap_side side, imap_limits *lim, const uint8_t *data,
+                                      size_t size, fz_item_fn on_item)
+{
+    const char *s = (const char *)data;
+    size_t cuts[FZ_CUTS];
+    size_t ncuts = fuzz_cuts(data, size, cuts, FZ_CUTS);
+    for (int m = 0; m < 2; m++) {
+        *lim = fz_limits(m ? MR_LENIENT : MR_STRICT);
+        fz_result whole = fz_frame(side, lim, s, size, NULL, 0, on_item, NULL);
+        fz_result split = fz_frame(side, lim, s, size, cuts, ncuts, NULL, NULL);
+        FUZZ_CHECK(whole.h == split.h && whole.payload == split.payload &&
+                   whole.items == split.items);
+    }
 }
 
 /* Structural invariants of a token array made for an item of len bytes. */

@@ -97,7 +97,7 @@ int cmd_list(int argc, char **argv)
     char why[300];
     optind = 0;
     opterr = 0;
-    for (int opt; (opt = getopt_long(argc, argv, "+:h", list_opts, NULL)) != -1;) {
+    for (int opt; (opt = getopt_long(argc, argv, ":h", list_opts, NULL)) != -1;) {
         if (opt == 'h') {
             list_usage(stdout);
             cat_filter_free(&filter);

@@ -24,13 +24,6 @@
 #include "harness/validate.h"
 #include "servers/paths.h"
 
-/* The interpreter (harness/run.c) is written on another branch. Until it is merged this
- * program links without it: `mailrig run` validates and then says it cannot run (exit 3).
- * Once it is linked the references resolve by themselves (the Makefile links harness/
- * objects directly, so a present module is never left out); the pragmas can then go. */
-#pragma weak run_scenario
-#pragma weak run_result_free
-
 enum { MAX_TAG_ARGS = 64, MAX_JOBS = 256, EXIT_INTERRUPTED = 130 };
 
 typedef struct run_cli {
@@ -157,7 +150,7 @@ static int parse_options(run_cli *c, int argc, char **argv)
     c->jobs = 1;
     optind = 0;   /* glibc: a full reset, so that tests may call this more than once */
     opterr = 0;
-    for (int opt; (opt = getopt_long(argc, argv, "+:j:vh", long_opts, NULL)) != -1;) {
+    for (int opt; (opt = getopt_long(argc, argv, ":j:vh", long_opts, NULL)) != -1;) {
         if (opt == '?')
             return cli_usage_error("run", "unknown option '%s' (see mailrig run --help)",
                                    argv[optind - 1]), -1;
@@ -430,10 +423,6 @@ int run_command(int argc, char **argv, const run_cli_fns *f)
         return first == -2 ? EXIT_PASS : EXIT_USAGE;
     }
     int status = prepare(&s, f, argc, argv, first);
-    if (!status && !f->run)
-        status = cli_env_error("run", "this mailrig was built without the scenario interpreter "
-                                      "(harness/run.c); the scenarios are valid but nothing "
-                                      "was run");
     if (!status && make_work_dir(&s.c, s.data_dir, s.work, sizeof s.work) != 0)
         status = EXIT_ENV;
     if (!status)
@@ -444,8 +433,8 @@ int run_command(int argc, char **argv, const run_cli_fns *f)
 
 int cmd_run(int argc, char **argv)
 {
-    run_cli_fns f = {.run = run_scenario ? run_scenario : NULL,
-                     .free_result = run_result_free ? run_result_free : NULL,
+    run_cli_fns f = {.run = run_scenario,
+                     .free_result = run_result_free,
                      .client_available = adapters_available,
                      .check_client = adapter_check_setting};
     return run_command(argc, argv, &f);

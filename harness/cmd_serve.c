@@ -178,7 +178,15 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "mailrig serve: %s\n", base ? err : "cannot create the event loop");
         goto out;
     }
+    /* Signal handlers before the ports file and "ready": a test that stops the server as soon
+     * as it sees either must find SIGTERM handled (it raced the handlers before). */
+    struct event *sigint = evsignal_new(base, SIGINT, on_signal, base);
+    struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+    event_add(sigint, NULL);
+    event_add(sigterm, NULL);
     if (a.ports_file && mock_write_ports_file(m, a.ports_file, err, sizeof err) != 0) {
+        event_free(sigint);
+        event_free(sigterm);
         status = cli_env_error("serve", "--ports-file %s", err);
         goto out;
     }
@@ -186,10 +194,6 @@ int cmd_serve(int argc, char **argv)
     printf("ready\n");
     fflush(stdout);
 
-    struct event *sigint = evsignal_new(base, SIGINT, on_signal, base);
-    struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, base);
-    event_add(sigint, NULL);
-    event_add(sigterm, NULL);
     event_base_dispatch(base);
     event_free(sigint);
     event_free(sigterm);

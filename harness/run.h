@@ -67,7 +67,12 @@ typedef struct run_env {
     FILE *verbose;               /* step-by-step trace for people, or NULL */
 } run_env;
 
-/* Run sc. Never exits or aborts on what a peer does; returns the verdict (also in res). */
+/* Run sc. Never exits or aborts on what a peer does; returns the verdict (also in res).
+ * Files in env->work_dir: transcript.log (the run's transcript, res->transcript), and when a
+ * mock ran, mock/ (its per-connection transcripts, merged into transcript.log) and mock.log.
+ * SIGPIPE is set to ignored if it had the default disposition (a peer that hangs up while
+ * mailrig writes over TLS must not kill the process). Safe to call from several threads at
+ * once for different scenarios and work directories. */
 run_verdict run_scenario(const sc_scenario *sc, const run_env *env, run_result *res);
 
 void run_result_free(run_result *res);

@@ -192,3 +192,36 @@ int b64_decode(const char *src, size_t n, void *dst, size_t cap, unsigned flags,
         return MR_ERROR;
     return (int)st.o;
 }
+
+int b64_is_char(unsigned char c)
+{
+    return b64_table[c] < 64;
+}
+
+size_t b64_span(const char *p, size_t n, size_t *data)
+{
+    size_t i = 0, pad = 0;
+    while (i < n && b64_is_char((unsigned char)p[i]))
+        i++;
+    if (data)
+        *data = i;
+    while (i < n && p[i] == '=' && pad < 2) {
+        i++;
+        pad++;
+    }
+    return i;
+}
+
+int b64_syntax_check(const char *p, size_t n, size_t *bad)
+{
+    size_t k = b64_span(p, n, NULL);
+    if (k < n) {
+        *bad = k;
+        return -1;
+    }
+    if (n % 4 != 0) {
+        *bad = n;
+        return -1;
+    }
+    return 0;
+}

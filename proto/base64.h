@@ -61,4 +61,20 @@ int b64_encode(const void *src, size_t n, char *dst, size_t cap, mr_error *err);
  * bytes examined, and decoding stops at the first error. */
 int b64_decode(const char *src, size_t n, void *dst, size_t cap, unsigned flags, mr_error *err);
 
+/* ---- Syntax only, for protocol parsers that pass base64 on undecoded --------------------- */
+
+/* Is c one of the 64 alphabet characters ('=' is not)? */
+int b64_is_char(unsigned char c);
+
+/* The base64 text at the start of p[0..n): a run of alphabet characters, then at most two
+ * '='. Returns its length; *data (may be NULL) gets the number of alphabet characters in it.
+ * Neither the length nor the padding bits are checked, nothing is decoded. */
+size_t b64_span(const char *p, size_t n, size_t *data);
+
+/* Is p[0..n) base64 with its padding (the whole of it is a b64_span() whose length is a
+ * multiple of 4; empty is valid)? What SMTP and POP3 check of base64 they pass on undecoded
+ * (RFC 4954 section 4, RFC 5034 section 4). Returns 0, or -1 with *bad set to the offset of the
+ * first byte that does not fit, or to n when only the length is wrong. */
+int b64_syntax_check(const char *p, size_t n, size_t *bad);
+
 #endif

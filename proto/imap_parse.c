@@ -13,7 +13,9 @@
 
 #include <string.h>
 
+#include "proto/base64.h"
 #include "proto/imap_chars.h"
+#include "proto/sasl.h"
 
 #define STOP (-100)
 
@@ -133,6 +135,27 @@ static mr_slice tslice(const ps *s, int i)
     return sl;
 }
 
+/* The "(" at s->pos opens a list token: returns its index, with s->pos past the "(". */
+static int list_open(ps *s, const char *rule)
+{
+    size_t open = s->pos;
+    if (cur(s) != '(')
+        return unexpected(s, rule);
+    int i = open_tok(s, IMAP_T_LIST, open, rule);
+    if (i >= 0)
+        s->pos++;
+    return i;
+}
+
+/* The ")" at s->pos closes list token i, which spans "(" to ")". */
+static int list_close(ps *s, int i)
+{
+    s->tok[i].len = (uint32_t)(s->pos + 1 - s->tok[i].off);
+    s->pos++;
+    close_tok(s, i);
+    return i;
+}
+
 /* SP, or in lenient mode a run of them. */
 static inline int sp(ps *s, const char *rule)
 {
@@ -152,6 +175,15 @@ static void lenient_spaces(ps *s)
     if (s->lenient)
         while (cur(s) == ' ')
             s->pos++;
+}
+
+/* The end of list token i: ")" (after spaces in lenient mode). */
+static int list_end(ps *s, int i, const char *rule)
+{
+    lenient_spaces(s);
+    if (cur(s) != ')')
+        return unexpected(s, rule);
+    return list_close(s, i);
 }
 
 /* At the line end (CRLF, or LF in lenient mode)? */
@@ -399,24 +431,17 @@ static int string(ps *s, const char *rule)
 /* nstring = string / nil */
 static int nstring(ps *s, const char *rule)
 {
-    unsigned char c = cur(s);
-    if (c == '"')
-        return quoted(s, rule);
-    if (c == '{')
-        return literal(s, rule, 0);
     if (at_nil(s))
         return nil_tok(s);
-    return unexpected(s, rule);
+    return string(s, rule);
 }
 
 /* astring = 1*ASTRING-CHAR / string */
 static int astring(ps *s, const char *rule)
 {
     unsigned char c = cur(s);
-    if (c == '"')
-        return quoted(s, rule);
-    if (c == '{')
-        return literal(s, rule, 0);
+    if (c == '"' || c == '{')
+        return string(s, rule);
     size_t a = s->pos;
     if (run(s, s->m_astr) == 0)
         return unexpected(s, rule);
@@ -450,34 +475,8 @@ static int flag(ps *s, int perm, const char *rule)
 /* Generic values, for unknown commands and responses and extension data. */
 static int gvalue(ps *s, const char *rule);
 
-static int glist(ps *s, const char *rule)
-{
-    size_t open = s->pos;
-    if (cur(s) != '(')
-        return unexpected(s, rule);
-    int i = open_tok(s, IMAP_T_LIST, open, rule);
-    if (i < 0)
-        return i;
-    s->pos++;
-    lenient_spaces(s);
-    if (cur(s) != ')') {
-        for (;;) {
-            int r = gvalue(s, rule);
-            if (r < 0)
-                return r;
-            if (cur(s) == ')')
-                break;
-            if ((r = sp(s, rule)) < 0)
-                return r;
-            if (s->lenient && cur(s) == ')')
-                break;
-        }
-    }
-    s->tok[i].len = (uint32_t)(s->pos + 1 - open);
-    s->pos++;
-    close_tok(s, i);
-    return i;
-}
+/* A list of generic values: list_of(gvalue), defined below. */
+static int glist(ps *s, const char *rule);
 
 static int gatom(ps *s, const char *rule)
 {
@@ -539,13 +538,9 @@ typedef int (*elem_fn)(ps *s, const char *rule);
 /* "(" [elem *(SP elem)] ")"; nonempty: at least one element. */
 static int list_of(ps *s, elem_fn elem, const char *rule, int nonempty)
 {
-    size_t open = s->pos;
-    if (cur(s) != '(')
-        return unexpected(s, rule);
-    int i = open_tok(s, IMAP_T_LIST, open, rule);
+    int i = list_open(s, rule);
     if (i < 0)
         return i;
-    s->pos++;
     lenient_spaces(s);
     if (cur(s) == ')') {
         if (nonempty && !s->lenient)
@@ -563,10 +558,34 @@ static int list_of(ps *s, elem_fn elem, const char *rule, int nonempty)
                 break;
         }
     }
-    s->tok[i].len = (uint32_t)(s->pos + 1 - open);
-    s->pos++;
-    close_tok(s, i);
-    return i;
+    return list_close(s, i);
+}
+
+static int glist(ps *s, const char *rule)
+{
+    return list_of(s, gvalue, rule, 0);
+}
+
+/* "(" [pair *(SP pair)] ")" for lists of key-value pairs, where a pair is more than one token
+ * (so the SP before one is known by a token having been made since the "("). */
+static int pair_list(ps *s, elem_fn pair, const char *rule, int nonempty)
+{
+    int i = list_open(s, rule);
+    if (i < 0)
+        return i;
+    lenient_spaces(s);
+    if (nonempty && cur(s) == ')' && !s->lenient)
+        return fail(s, MR_E_SYNTAX, rule, s->pos);
+    while (cur(s) != ')') {
+        int r;
+        if (s->n > (unsigned)i + 1 && (r = sp(s, rule)) < 0)
+            return r;
+        if (s->lenient && cur(s) == ')')
+            break;
+        if ((r = pair(s, rule)) < 0)
+            return r;
+    }
+    return list_close(s, i);
 }
 
 static int flag_elem(ps *s, const char *rule)
@@ -951,13 +970,9 @@ static int att_name(ps *s, int command, imap_att *att_r, int *has_section)
 static int address(ps *s)
 {
     static const char *const rules[4] = {"addr-name", "addr-adl", "addr-mailbox", "addr-host"};
-    size_t open = s->pos;
-    if (cur(s) != '(')
-        return unexpected(s, "address");
-    int i = open_tok(s, IMAP_T_LIST, open, "address");
+    int i = list_open(s, "address");
     if (i < 0)
         return i;
-    s->pos++;
     for (int k = 0; k < 4; k++) {
         int r;
         if (k && (r = sp(s, "address")) < 0)
@@ -965,13 +980,7 @@ static int address(ps *s)
         if ((r = nstring(s, rules[k])) < 0)
             return r;
     }
-    lenient_spaces(s);
-    if (cur(s) != ')')
-        return unexpected(s, "address");
-    s->tok[i].len = (uint32_t)(s->pos + 1 - open);
-    s->pos++;
-    close_tok(s, i);
-    return i;
+    return list_end(s, i, "address");
 }
 
 /* env-from etc. = "(" 1*address ")" / nil */
@@ -979,13 +988,9 @@ static int addr_list(ps *s, const char *rule)
 {
     if (at_nil(s))
         return nil_tok(s);
-    size_t open = s->pos;
-    if (cur(s) != '(')
-        return unexpected(s, rule);
-    int i = open_tok(s, IMAP_T_LIST, open, rule);
+    int i = list_open(s, rule);
     if (i < 0)
         return i;
-    s->pos++;
     lenient_spaces(s);
     if (cur(s) == ')' && !s->lenient)
         return fail(s, MR_E_SYNTAX, rule, s->pos);
@@ -997,10 +1002,7 @@ static int addr_list(ps *s, const char *rule)
             s->tok[r].flags |= IMAP_TF_NOSP;
         lenient_spaces(s);
     }
-    s->tok[i].len = (uint32_t)(s->pos + 1 - open);
-    s->pos++;
-    close_tok(s, i);
-    return i;
+    return list_close(s, i);
 }
 
 static int envelope(ps *s)
@@ -1008,13 +1010,9 @@ static int envelope(ps *s)
     static const char *const rules[10] = {
         "env-date", "env-subject", "env-from", "env-sender", "env-reply-to",
         "env-to",   "env-cc",      "env-bcc",  "env-in-reply-to", "env-message-id"};
-    size_t open = s->pos;
-    if (cur(s) != '(')
-        return unexpected(s, "envelope");
-    int i = open_tok(s, IMAP_T_LIST, open, "envelope");
+    int i = list_open(s, "envelope");
     if (i < 0)
         return i;
-    s->pos++;
     for (int k = 0; k < 10; k++) {
         int r;
         if (k && (r = sp(s, "envelope")) < 0)
@@ -1023,46 +1021,24 @@ static int envelope(ps *s)
         if (r < 0)
             return r;
     }
-    lenient_spaces(s);
-    if (cur(s) != ')')
-        return unexpected(s, "envelope");
-    s->tok[i].len = (uint32_t)(s->pos + 1 - open);
-    s->pos++;
-    close_tok(s, i);
-    return i;
+    return list_end(s, i, "envelope");
+}
+
+/* string SP string (lenient: the value may be NIL) */
+static int fld_param_pair(ps *s, const char *rule)
+{
+    int r;
+    if ((r = string(s, rule)) < 0 || (r = sp(s, rule)) < 0)
+        return r;
+    return s->lenient ? nstring(s, rule) : string(s, rule);
 }
 
 /* body-fld-param = "(" string SP string *(SP string SP string) ")" / nil */
 static int fld_param(ps *s)
 {
-    static const char rule[] = "body-fld-param";
     if (at_nil(s))
         return nil_tok(s);
-    size_t open = s->pos;
-    if (cur(s) != '(')
-        return unexpected(s, rule);
-    int i = open_tok(s, IMAP_T_LIST, open, rule);
-    if (i < 0)
-        return i;
-    s->pos++;
-    lenient_spaces(s);
-    if (cur(s) == ')' && !s->lenient)
-        return fail(s, MR_E_SYNTAX, rule, s->pos);
-    while (cur(s) != ')') {
-        int r;
-        if (s->n > (unsigned)i + 1 && (r = sp(s, rule)) < 0)
-            return r;
-        if (s->lenient && cur(s) == ')')
-            break;
-        if ((r = string(s, rule)) < 0 || (r = sp(s, rule)) < 0)
-            return r;
-        if ((r = s->lenient ? nstring(s, rule) : string(s, rule)) < 0)
-            return r;
-    }
-    s->tok[i].len = (uint32_t)(s->pos + 1 - open);
-    s->pos++;
-    close_tok(s, i);
-    return i;
+    return pair_list(s, fld_param_pair, "body-fld-param", 1);
 }
 
 /* body-fld-dsp = "(" string SP body-fld-param ")" / nil */
@@ -1071,23 +1047,13 @@ static int fld_dsp(ps *s)
     static const char rule[] = "body-fld-dsp";
     if (at_nil(s))
         return nil_tok(s);
-    size_t open = s->pos;
-    if (cur(s) != '(')
-        return unexpected(s, rule);
-    int i = open_tok(s, IMAP_T_LIST, open, rule);
+    int i = list_open(s, rule);
     if (i < 0)
         return i;
-    s->pos++;
     int r;
     if ((r = string(s, rule)) < 0 || (r = sp(s, rule)) < 0 || (r = fld_param(s)) < 0)
         return r;
-    lenient_spaces(s);
-    if (cur(s) != ')')
-        return unexpected(s, rule);
-    s->tok[i].len = (uint32_t)(s->pos + 1 - open);
-    s->pos++;
-    close_tok(s, i);
-    return i;
+    return list_end(s, i, rule);
 }
 
 /* body-fld-lang = nstring / "(" string *(SP string) ")" */
@@ -1207,23 +1173,13 @@ static int body_mpart(ps *s)
 /* body = "(" (body-type-1part / body-type-mpart) ")" */
 static int body(ps *s)
 {
-    size_t open = s->pos;
-    if (cur(s) != '(')
-        return unexpected(s, "body");
-    int i = open_tok(s, IMAP_T_LIST, open, "body");
+    int i = list_open(s, "body");
     if (i < 0)
         return i;
-    s->pos++;
     int r = cur(s) == '(' ? body_mpart(s) : body_1part(s);
     if (r < 0)
         return r;
-    lenient_spaces(s);
-    if (cur(s) != ')')
-        return unexpected(s, "body");
-    s->tok[i].len = (uint32_t)(s->pos + 1 - open);
-    s->pos++;
-    close_tok(s, i);
-    return i;
+    return list_end(s, i, "body");
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1267,13 +1223,9 @@ static int msg_att_value(ps *s, imap_att att, int has_section)
 /* msg-att = "(" (msg-att-dynamic / msg-att-static) *(SP ...) ")" */
 static int msg_att(ps *s)
 {
-    size_t open = s->pos;
-    if (cur(s) != '(')
-        return unexpected(s, "msg-att");
-    int i = open_tok(s, IMAP_T_LIST, open, "msg-att");
+    int i = list_open(s, "msg-att");
     if (i < 0)
         return i;
-    s->pos++;
     lenient_spaces(s);
     if (cur(s) == ')' && !s->lenient)
         return fail(s, MR_E_SYNTAX, "msg-att", s->pos);
@@ -1289,10 +1241,7 @@ static int msg_att(ps *s)
         if ((r = sp(s, "msg-att")) < 0)
             return r;
     }
-    s->tok[i].len = (uint32_t)(s->pos + 1 - open);
-    s->pos++;
-    close_tok(s, i);
-    return i;
+    return list_close(s, i);
 }
 
 static const char *const code_names[IMAP_CODE__COUNT] = {
@@ -1576,9 +1525,12 @@ static int mailbox_list(ps *s)
     return 0;
 }
 
-static int status_att_val(ps *s, const char *rule)
+/* status-att-val = status-att SP number (the list's rule is not this pair's) */
+static int status_att_val(ps *s, const char *list_rule)
 {
+    static const char rule[] = "status-att-val";
     int r;
+    (void)list_rule;
     if ((r = atom(s, rule)) < 0 || (r = sp(s, rule)) < 0)
         return r;
     return number_tok(s, rule, UINT64_MAX >> 1, 0, NULL);
@@ -1591,26 +1543,8 @@ static int status_data(ps *s)
     if ((r = sp(s, "mailbox-data")) < 0 || (r = astring(s, "mailbox")) < 0 ||
         (r = sp(s, "mailbox-data")) < 0)
         return r;
-    size_t open = s->pos;
-    if (cur(s) != '(')
-        return unexpected(s, "status-att-list");
-    int i = open_tok(s, IMAP_T_LIST, open, "status-att-list");
-    if (i < 0)
-        return i;
-    s->pos++;
-    lenient_spaces(s);
-    while (cur(s) != ')') {
-        if (s->n > (unsigned)i + 1 && (r = sp(s, "status-att-list")) < 0)
-            return r;
-        if (s->lenient && cur(s) == ')')
-            break;
-        if ((r = status_att_val(s, "status-att-val")) < 0)
-            return r;
-    }
-    s->tok[i].len = (uint32_t)(s->pos + 1 - open);
-    s->pos++;
-    close_tok(s, i);
-    return 0;
+    r = pair_list(s, status_att_val, "status-att-list", 0);
+    return r < 0 ? r : 0;
 }
 
 /* "SEARCH" *(SP nz-number) [SP "(" "MODSEQ" SP mod-sequence-value ")"] */
@@ -1637,13 +1571,9 @@ static int search_data(ps *s)
  * namespace-descr = "(" string SP (DQUOTE QUOTED-CHAR DQUOTE / nil) *ns-response-ext ")" */
 static int ns_descr(ps *s, const char *rule)
 {
-    size_t open = s->pos;
-    if (cur(s) != '(')
-        return unexpected(s, rule);
-    int i = open_tok(s, IMAP_T_LIST, open, rule);
+    int i = list_open(s, rule);
     if (i < 0)
         return i;
-    s->pos++;
     int r;
     if ((r = string(s, rule)) < 0 || (r = sp(s, rule)) < 0 || (r = nstring(s, rule)) < 0)
         return r;
@@ -1652,26 +1582,16 @@ static int ns_descr(ps *s, const char *rule)
             (r = list_of(s, string_elem, rule, 1)) < 0)
             return r;
     }
-    lenient_spaces(s);
-    if (cur(s) != ')')
-        return unexpected(s, rule);
-    s->tok[i].len = (uint32_t)(s->pos + 1 - open);
-    s->pos++;
-    close_tok(s, i);
-    return i;
+    return list_end(s, i, rule);
 }
 
 static int namespace_one(ps *s)
 {
     if (at_nil(s))
         return nil_tok(s);
-    size_t open = s->pos;
-    if (cur(s) != '(')
-        return unexpected(s, "namespace");
-    int i = open_tok(s, IMAP_T_LIST, open, "namespace");
+    int i = list_open(s, "namespace");
     if (i < 0)
         return i;
-    s->pos++;
     int first = 1;
     do {
         int r = ns_descr(s, "namespace-descr");
@@ -1682,12 +1602,15 @@ static int namespace_one(ps *s)
         first = 0;
         lenient_spaces(s);
     } while (cur(s) == '(');
-    if (cur(s) != ')')
-        return unexpected(s, "namespace");
-    s->tok[i].len = (uint32_t)(s->pos + 1 - open);
-    s->pos++;
-    close_tok(s, i);
-    return i;
+    return list_end(s, i, "namespace");
+}
+
+static int id_param_pair(ps *s, const char *rule)
+{
+    int r;
+    if ((r = string(s, rule)) < 0 || (r = sp(s, rule)) < 0)
+        return r;
+    return nstring(s, rule);
 }
 
 /* id-params-list = "(" *(string SP nstring) ")" / nil  (RFC 2971) */
@@ -1695,28 +1618,7 @@ static int id_params(ps *s)
 {
     if (at_nil(s))
         return nil_tok(s);
-    size_t open = s->pos;
-    if (cur(s) != '(')
-        return unexpected(s, "id-params-list");
-    int i = open_tok(s, IMAP_T_LIST, open, "id-params-list");
-    if (i < 0)
-        return i;
-    s->pos++;
-    lenient_spaces(s);
-    while (cur(s) != ')') {
-        int r;
-        if (s->n > (unsigned)i + 1 && (r = sp(s, "id-params-list")) < 0)
-            return r;
-        if (s->lenient && cur(s) == ')')
-            break;
-        if ((r = string(s, "id-params-list")) < 0 || (r = sp(s, "id-params-list")) < 0 ||
-            (r = nstring(s, "id-params-list")) < 0)
-            return r;
-    }
-    s->tok[i].len = (uint32_t)(s->pos + 1 - open);
-    s->pos++;
-    close_tok(s, i);
-    return i;
+    return pair_list(s, id_param_pair, "id-params-list", 0);
 }
 
 /* "*" SP number SP ("EXISTS" / "RECENT" / "EXPUNGE" / "FETCH" SP msg-att) */
@@ -2169,13 +2071,9 @@ static int authenticate_cmd(ps *s)
     if (cur(s) == '=') {
         s->pos++;
     } else {
-        size_t k = run(s, IMAP_C_B64);
-        size_t pad = 0;
-        while (cur(s) == '=' && pad < 2) {
-            s->pos++;
-            pad++;
-        }
-        if (k == 0 || (!s->lenient && (k + pad) % 4 != 0))
+        size_t data, k = b64_span(s->p + a, s->len - a, &data);
+        s->pos += k;
+        if (data == 0 || (!s->lenient && k % 4 != 0))
             return fail(s, MR_E_BASE64, "base64", s->pos);
     }
     return add(s, IMAP_T_ATOM, a, s->pos - a);
@@ -2495,23 +2393,9 @@ int imap_sasl_line(const char *item, size_t len, mr_mode mode, mr_slice *b64, in
         n--;
     else if (mode == MR_STRICT)
         return mr_fail(err, MR_E_BARE_LF, "CRLF", n);
-    *cancel = n == 1 && item[0] == '*';
-    b64->p = item;
-    b64->n = *cancel ? 0 : n;
-    if (*cancel)
-        return (int)len;
-    size_t i = 0;
-    while (i < n && (imap_cls[(unsigned char)item[i]] & IMAP_C_B64))
-        i++;
-    size_t pad = 0;
-    while (i < n && item[i] == '=' && pad < 2) {
-        i++;
-        pad++;
-    }
-    if (i != n)
-        return mr_fail(err, MR_E_BASE64, "base64", i);
-    if (n % 4 != 0 && mode == MR_STRICT)
-        return mr_fail(err, MR_E_BASE64, "base64", n);
+    mr_slice line = {item, n};
+    if (sasl_response_text_check(line, mode, 0, b64, cancel, err))
+        return MR_ERROR;
     return (int)len;
 }
 

@@ -343,7 +343,8 @@ int imap_is_idle_done(const char *item, size_t len, mr_mode mode);
 
 /* A client's line during AUTHENTICATE (RFC 9051 section 6.2.2): base64 CRLF, or "*" CRLF to
  * cancel. Returns len with *b64 set (may be empty) and *cancel 0/1, or MR_ERROR with
- * MR_E_BASE64 (offset of the first bad character) or MR_E_BARE_LF. */
+ * MR_E_BASE64 (offset of the first bad character) or MR_E_BARE_LF. After the line end, this
+ * is sasl_response_text_check() without SASL_TEXT_WORD. */
 int imap_sasl_line(const char *item, size_t len, mr_mode mode, mr_slice *b64, int *cancel,
                    mr_error *err);
 

@@ -1,16 +1,21 @@
 /* imap_write.c -- see imap_write.h. */
 #include "proto/imap_write.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "proto/imap_chars.h"
 
+/* out and the p, cap, len view of it must be the same bytes. */
+_Static_assert(offsetof(imap_wbuf, p) == offsetof(imap_wbuf, out) + offsetof(mr_out, p) &&
+                   offsetof(imap_wbuf, cap) == offsetof(imap_wbuf, out) + offsetof(mr_out, cap) &&
+                   offsetof(imap_wbuf, len) == offsetof(imap_wbuf, out) + offsetof(mr_out, len),
+               "imap_wbuf's p, cap and len alias its mr_out");
+
 void imap_wbuf_init(imap_wbuf *w, char *buf, size_t cap)
 {
-    w->p = buf;
-    w->cap = buf ? cap : 0;
-    w->len = 0;
+    mr_out_init(&w->out, buf, cap);
     w->err = MR_E_NONE;
     w->last = 0;
 }
@@ -36,11 +41,7 @@ void imap_w_raw(imap_wbuf *w, const char *p, size_t n)
 {
     if (n == 0)
         return;
-    if (w->len < w->cap) {
-        size_t room = w->cap - w->len;
-        memcpy(w->p + w->len, p, n < room ? n : room);
-    }
-    w->len += n;
+    mr_out_put(&w->out, p, n);
     w->last = p[n - 1];
 }
 
@@ -66,13 +67,8 @@ void imap_w_crlf(imap_wbuf *w)
 
 void imap_w_number(imap_wbuf *w, uint64_t v)
 {
-    char d[20];
-    size_t i = sizeof d;
-    do {
-        d[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    imap_w_raw(w, d + i, sizeof d - i);
+    mr_out_u64(&w->out, v);
+    w->last = (char)('0' + v % 10);
 }
 
 static int all_class(mr_slice s, uint16_t mask)

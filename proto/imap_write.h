@@ -28,6 +28,7 @@
 #include "proto/imap_access.h"
 #include "proto/imap_parse.h"
 #include "proto/mr.h"
+#include "proto/mr_out.h"
 
 #define IMAP_W_QUOTED_MAX 1024 /* longer strings are written as literals */
 
@@ -38,11 +39,17 @@ enum {
     IMAP_W_BINARY = 4,  /* imap_w_literal: literal8 ~{n} (may hold NUL) */
 };
 
-/* An output buffer. */
+/* An output buffer: the bounded output builder of mr_out.h (out, also readable as p, cap and
+ * len) plus what the IMAP writers add to it. */
 typedef struct imap_wbuf {
-    char *p;
-    size_t cap;
-    size_t len;      /* bytes of output so far, including what did not fit */
+    union {
+        mr_out out; /* what the writers append through */
+        struct {
+            char *p;
+            size_t cap;
+            size_t len; /* bytes of output so far, including what did not fit */
+        };
+    };
     mr_errcode err;  /* first invalid input, or MR_E_NONE */
     char last;       /* last byte appended (for list separators) */
 } imap_wbuf;

@@ -89,16 +89,6 @@ static mr_slice slice_lit(const char *s)
     return r;
 }
 
-static int slice_ieq(mr_slice a, mr_slice b)
-{
-    if (a.n != b.n)
-        return 0;
-    for (size_t i = 0; i < a.n; i++)
-        if (lower((unsigned char)a.p[i]) != lower((unsigned char)b.p[i]))
-            return 0;
-    return 1;
-}
-
 /* Shift an error reported relative to a sub-slice so it counts from the outer buffer. */
 static int fail_shifted(mr_error *err, const mr_error *inner, size_t shift)
 {
@@ -337,7 +327,7 @@ int mime_field_find(mr_slice header, const char *name, mime_field *f)
         int r = mime_field_next(header.p + pos, header.n - pos, MR_LENIENT, NULL, f, NULL);
         if (r <= 0)
             return 0;
-        if (slice_ieq(f->name, want))
+        if (mr_slices_eq_ci(f->name, want))
             return 1;
         pos += (size_t)r;
     }
@@ -610,7 +600,7 @@ int mime_param_find(mr_slice params, const char *name, mime_param *prm)
         if (r <= 0)
             return 0;
         pos += (size_t)r;
-        if (slice_ieq(prm->name, want))
+        if (mr_slices_eq_ci(prm->name, want))
             return 1;
     }
 }
@@ -1137,7 +1127,7 @@ void mime_envelope_get(mr_slice header, mime_envelope *env)
         pos += (size_t)r;
         for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
             mr_slice *slot = (mr_slice *)(void *)((char *)env + fields[i].off);
-            if (!slot->p && slice_ieq(f.name, slice_lit(fields[i].name))) {
+            if (!slot->p && mr_slice_eq_ci(f.name, fields[i].name)) {
                 *slot = f.value;
                 break;
             }
@@ -1220,7 +1210,7 @@ static int d_zone_name(const char *s, size_t len, int *zone)
                  {"mdt", -360},   {"pst", -480},   {"pdt", -420}};
     mr_slice have = {s, len};
     for (size_t i = 0; i < sizeof zones / sizeof zones[0]; i++)
-        if (slice_ieq(have, slice_lit(zones[i].name))) {
+        if (mr_slice_eq_ci(have, zones[i].name)) {
             *zone = zones[i].minutes;
             return 0;
         }
@@ -1455,11 +1445,6 @@ static int scan_body(pctx *c, size_t from, term *t)
     return 0;
 }
 
-static int name_is(mr_slice name, const char *lit)
-{
-    return slice_ieq(name, slice_lit(lit));
-}
-
 /* Remember the Content-* fields (first occurrence wins). */
 static void note_field(cfields *cf, const mime_field *f)
 {
@@ -1479,7 +1464,7 @@ static void note_field(cfields *cf, const mime_field *f)
         {"Content-Location", offsetof(cfields, loc)},
     };
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
-        if (!name_is(f->name, known[i].name))
+        if (!mr_slice_eq_ci(f->name, known[i].name))
             continue;
         mr_slice *slot = (mr_slice *)(void *)((char *)cf + known[i].off);
         if (!slot->p) {
@@ -1616,15 +1601,17 @@ static int get_boundary(const pctx *c, const mime_part *part, mr_slice *b)
 
 static int identity_encoding(mr_slice enc)
 {
-    return enc.n == 0 || name_is(enc, "7bit") || name_is(enc, "8bit") || name_is(enc, "binary");
+    return enc.n == 0 || mr_slice_eq_ci(enc, "7bit") || mr_slice_eq_ci(enc, "8bit") ||
+           mr_slice_eq_ci(enc, "binary");
 }
 
 /* Decide whether a part is opened as a container. Strict errors, lenient flags. */
 static int decide_kind(pctx *c, mime_part *part, mr_slice *boundary)
 {
-    int multi = name_is(part->type, "multipart");
-    int message = name_is(part->type, "message")
-                  && (name_is(part->subtype, "rfc822") || name_is(part->subtype, "global"));
+    int multi = mr_slice_eq_ci(part->type, "multipart");
+    int message = mr_slice_eq_ci(part->type, "message")
+                  && (mr_slice_eq_ci(part->subtype, "rfc822")
+                      || mr_slice_eq_ci(part->subtype, "global"));
     size_t at = (size_t)(part->header.p - c->msg);
     part->kind = MIME_KIND_LEAF;
     if (!multi && !message)
@@ -1673,7 +1660,7 @@ static int parse_entity(pctx *c, size_t start, uint32_t parent, uint32_t number,
 /* The body of a multipart from bs: preamble, body parts, close-delimiter, epilogue. */
 static int parse_multipart(pctx *c, uint32_t idx, mr_slice boundary, size_t bs, term *t)
 {
-    int digest = name_is(c->parts[idx].subtype, "digest");
+    int digest = mr_slice_eq_ci(c->parts[idx].subtype, "digest");
     int level = (int)c->nbnd;
     c->bnd[c->nbnd++] = boundary;
     term d;
@@ -1796,7 +1783,7 @@ int mime_parse(const char *msg, size_t len, const mime_limits *lim, mr_mode mode
 
 int mime_part_is_text(const mime_part *part)
 {
-    return name_is(part->type, "text");
+    return mr_slice_eq_ci(part->type, "text");
 }
 
 /* ------------------------------------------------------------------------------------------ */

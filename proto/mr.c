@@ -46,15 +46,20 @@ static unsigned char ascii_lower(unsigned char c)
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
 }
 
-int mr_slice_eq_ci(mr_slice s, const char *lit)
+int mr_slices_eq_ci(mr_slice a, mr_slice b)
 {
-    size_t n = strlen(lit);
-    if (s.n != n)
+    if (a.n != b.n)
         return 0;
-    for (size_t i = 0; i < n; i++)
-        if (ascii_lower((unsigned char)s.p[i]) != ascii_lower((unsigned char)lit[i]))
+    for (size_t i = 0; i < a.n; i++)
+        if (ascii_lower((unsigned char)a.p[i]) != ascii_lower((unsigned char)b.p[i]))
             return 0;
     return 1;
+}
+
+int mr_slice_eq_ci(mr_slice s, const char *lit)
+{
+    mr_slice l = {lit, strlen(lit)};
+    return mr_slices_eq_ci(s, l);
 }
 
 int mr_slice_eq(mr_slice s, const char *lit)

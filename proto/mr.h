@@ -90,6 +90,9 @@ int mr_fail(mr_error *err, mr_errcode code, const char *rule, size_t offset);
 /* Compare a slice with a NUL-terminated ASCII string, ignoring ASCII case. */
 int mr_slice_eq_ci(mr_slice s, const char *lit);
 
+/* Compare two slices, ignoring ASCII case. */
+int mr_slices_eq_ci(mr_slice a, mr_slice b);
+
 /* Compare a slice with a NUL-terminated string, byte for byte. */
 int mr_slice_eq(mr_slice s, const char *lit);
 

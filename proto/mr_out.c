@@ -16,9 +16,11 @@ void mr_out_put(mr_out *o, const void *s, size_t n)
         o->len = MR_LIMIT_MAX + 1; /* saturate: the result is an error anyway */
         return;
     }
-    /* Copy only while everything so far fits, so the buffer holds a clean prefix. */
-    if (o->len + n <= o->cap && n)
-        memcpy(o->p + o->len, s, n);
+    /* Copy what fits, so the buffer holds the output's first cap bytes. */
+    if (o->len < o->cap && n) {
+        size_t room = o->cap - o->len;
+        memcpy(o->p + o->len, s, n < room ? n : room);
+    }
     o->len += n;
 }
 
@@ -50,7 +52,29 @@ void mr_out_u64(mr_out *o, uint64_t v)
 
 int mr_out_result(const mr_out *o, const char *rule, mr_error *err)
 {
+    return mr_out_result_at(o, rule, 0, err);
+}
+
+int mr_out_result_at(const mr_out *o, const char *rule, size_t offset, mr_error *err)
+{
     if (o->len > MR_LIMIT_MAX)
-        return mr_fail(err, MR_E_LIMIT_LITERAL, rule, 0);
+        return mr_fail(err, MR_E_LIMIT_LITERAL, rule, offset);
     return (int)o->len;
+}
+
+int mr_out_field_check(mr_slice s, int space_ok, const char *rule, mr_error *err)
+{
+    for (size_t i = 0; i < s.n; i++) {
+        unsigned char ch = (unsigned char)s.p[i];
+        if (ch == 0)
+            return mr_fail(err, MR_E_NUL, rule, i);
+        if (ch == ' ' || ch == '\t') {
+            if (!space_ok)
+                return mr_fail(err, MR_E_SYNTAX, rule, i);
+            continue;
+        }
+        if (ch < 0x20 || ch == 0x7F)
+            return mr_fail(err, MR_E_CTL, rule, i);
+    }
+    return 0;
 }

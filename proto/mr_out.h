@@ -2,9 +2,10 @@
  *
  * Every writer in proto/ writes into a caller buffer of a given size and returns the length
  * of its whole output: when that is <= the buffer size the output was written; when it is
- * larger, it is the size needed and the buffer holds an unspecified prefix (never more than
- * its size). mr_out is the one place that implements this: puts copy while the output fits and
- * only count once it does not, so a writer is straight-line code with no size checks.
+ * larger, it is the size needed and the buffer holds the output's first cap bytes (never
+ * more). mr_out is the one place that implements this: puts copy what fits and count the rest,
+ * so a writer is straight-line code with no size checks. (The IMAP writers' imap_wbuf is an
+ * mr_out plus their own state.)
  */
 #ifndef MAILRIG_PROTO_MR_OUT_H
 #define MAILRIG_PROTO_MR_OUT_H
@@ -35,5 +36,14 @@ void mr_out_u64(mr_out *o, uint64_t v);
 /* The writer's return value: the output length (written when <= cap, needed when > cap), or
  * MR_ERROR with MR_E_LIMIT_LITERAL (rule given) when the output would exceed MR_LIMIT_MAX. */
 int mr_out_result(const mr_out *o, const char *rule, mr_error *err);
+
+/* The same, with the error at the given offset (the SASL writers report MR_LIMIT_MAX). */
+int mr_out_result_at(const mr_out *o, const char *rule, size_t offset, mr_error *err);
+
+/* Check an API input a line writer is about to copy, so that it cannot end the line early
+ * (CRLF injection) or split a token: MR_E_NUL for NUL, MR_E_CTL for another control byte or
+ * DEL, MR_E_SYNTAX for SP or HT unless space_ok. Offsets count from s.p. Returns 0 or
+ * MR_ERROR. */
+int mr_out_field_check(mr_slice s, int space_ok, const char *rule, mr_error *err);
 
 #endif

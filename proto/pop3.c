@@ -3,9 +3,11 @@
 
 #include <string.h>
 
+#include "proto/base64.h"
 #include "proto/dotstream.h"
 #include "proto/mr_out.h"
 #include "proto/mr_scan.h"
+#include "proto/sasl.h"
 
 #define RFC_ARG_MAX 40       /* RFC 2449 3: an argument is at most 40 octets */
 #define RFC_STATUS_LINE 510  /* RFC 2449 4: 512 octets with CRLF */
@@ -51,34 +53,6 @@ static int is_digit(int ch)
 static int is_blank(int ch, mr_mode mode)
 {
     return ch == ' ' || (ch == '\t' && mode == MR_LENIENT);
-}
-
-static int is_b64(int ch)
-{
-    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || is_digit(ch) || ch == '+' ||
-           ch == '/';
-}
-
-/* base64 with "=" padding only at the end, length a multiple of 4; empty is valid. */
-static int b64_valid(const char *p, size_t n, size_t *bad)
-{
-    size_t i = 0, pad = 0;
-    while (i < n && is_b64((unsigned char)p[i]))
-        i++;
-    size_t data = i;
-    while (i < n && p[i] == '=' && pad < 2) {
-        i++;
-        pad++;
-    }
-    if (i < n) {
-        *bad = i;
-        return 0;
-    }
-    if ((data + pad) % 4 != 0) {
-        *bad = n;
-        return 0;
-    }
-    return 1;
 }
 
 /* Text bytes: NUL, CR and controls (HT too in strict) are refused; 8-bit only in lenient. */
@@ -229,7 +203,7 @@ static int parse_auth(cur *c, pop3_command *cmd)
     cmd->has_initial_response = 1;
     if (!(v.n == 1 && v.p[0] == '=')) {
         size_t bad;
-        if (strict(c) && !b64_valid(v.p, v.n, &bad))
+        if (strict(c) && b64_syntax_check(v.p, v.n, &bad))
             return fail(c, MR_E_BASE64, "initial-response", ir + bad);
         cmd->initial_response = v;
     }
@@ -356,46 +330,21 @@ int pop3_auth_response_parse(const char *buf, size_t len, mr_mode mode, const po
     int r = mr_line_next(buf, len, lim->max_auth_line, mode, NULL, &line, err);
     if (r <= 0)
         return r;
-    if (check_text(line.p, line.n, MR_STRICT, "base64", 0, err))
+    /* After the strict text check only printable ASCII is left, so the word check of
+     * sasl_response_text_check() can only find spaces. */
+    if (check_text(line.p, line.n, MR_STRICT, "base64", 0, err) ||
+        sasl_response_text_check(line, mode, SASL_TEXT_WORD, response, cancel, err))
         return MR_ERROR;
-    *cancel = line.n == 1 && line.p[0] == '*';
-    response->p = line.p;
-    response->n = *cancel ? 0 : line.n;
-    if (*cancel)
-        return r;
-    for (size_t i = 0; i < line.n; i++)
-        if (line.p[i] == ' ')
-            return mr_fail(err, MR_E_BASE64, "base64", i);
-    size_t bad;
-    if (mode == MR_STRICT && !b64_valid(line.p, line.n, &bad))
-        return mr_fail(err, MR_E_BASE64, "base64", bad);
     return r;
 }
 
 /* ---- command writer ---- */
 
-static int check_field(mr_slice s, int space_ok, const char *rule, mr_error *err)
-{
-    for (size_t i = 0; i < s.n; i++) {
-        unsigned char ch = (unsigned char)s.p[i];
-        if (ch == 0)
-            return mr_fail(err, MR_E_NUL, rule, i);
-        if (ch == ' ' || ch == '\t') {
-            if (!space_ok)
-                return mr_fail(err, MR_E_SYNTAX, rule, i);
-            continue;
-        }
-        if (ch < 0x20 || ch == 0x7F)
-            return mr_fail(err, MR_E_CTL, rule, i);
-    }
-    return 0;
-}
-
 static int put_word(mr_out *o, mr_slice s, int space_ok, const char *rule, mr_error *err)
 {
     if (!s.n)
         return mr_fail(err, MR_E_EMPTY, rule, 0);
-    if (check_field(s, space_ok, rule, err))
+    if (mr_out_field_check(s, space_ok, rule, err))
         return MR_ERROR;
     mr_out_char(o, ' ');
     mr_out_slice(o, s);
@@ -436,7 +385,7 @@ static int write_args(mr_out *o, const pop3_command *cmd, mr_error *err)
         if (!cmd->mechanism.n)
             return cmd->has_initial_response ? mr_fail(err, MR_E_EMPTY, "sasl-mech", 0) : 0;
         if (put_word(o, cmd->mechanism, 0, "sasl-mech", err) ||
-            check_field(cmd->initial_response, 0, "initial-response", err))
+            mr_out_field_check(cmd->initial_response, 0, "initial-response", err))
             return MR_ERROR;
         if (cmd->has_initial_response) {
             mr_out_char(o, ' ');
@@ -467,18 +416,7 @@ int pop3_command_write(char *dst, size_t cap, const pop3_command *cmd, mr_error 
 int pop3_auth_response_write(char *dst, size_t cap, mr_slice response, int cancel,
                              mr_error *err)
 {
-    mr_out o;
-    mr_out_init(&o, dst, cap);
-    if (cancel) {
-        mr_out_char(&o, '*');
-    } else {
-        for (size_t i = 0; i < response.n; i++)
-            if (!is_b64((unsigned char)response.p[i]) && response.p[i] != '=')
-                return mr_fail(err, MR_E_BASE64, "base64", i);
-        mr_out_slice(&o, response);
-    }
-    mr_out_str(&o, "\r\n");
-    return mr_out_result(&o, "base64", err);
+    return sasl_response_text_write(response, cancel, dst, cap, err);
 }
 
 /* ---- responses ---- */
@@ -551,7 +489,7 @@ int pop3_response_parse(const char *buf, size_t len, mr_mode mode, const pop3_li
     if (resp->status == POP3_CONT) {
         resp->text = (mr_slice){line.p + i, line.n - i};
         size_t bad;
-        if (mode == MR_STRICT && !b64_valid(resp->text.p, resp->text.n, &bad))
+        if (mode == MR_STRICT && b64_syntax_check(resp->text.p, resp->text.n, &bad))
             return mr_fail(err, MR_E_BASE64, "base64", i + bad);
         return r;
     }
@@ -579,7 +517,8 @@ int pop3_response_write(char *dst, size_t cap, const pop3_response *resp, mr_err
                                                      : NULL;
     if (!status)
         return mr_fail(err, MR_E_SYNTAX, "status", 0);
-    if (check_field(resp->code, 0, "resp-code", err) || check_field(resp->text, 1, "text", err))
+    if (mr_out_field_check(resp->code, 0, "resp-code", err) ||
+        mr_out_field_check(resp->text, 1, "text", err))
         return MR_ERROR;
     for (size_t i = 0; i < resp->code.n; i++)
         if (resp->code.p[i] == ']')
@@ -790,7 +729,7 @@ int pop3_capa_has_param(const pop3_capa *cap, const char *word)
 int pop3_capa_write(char *dst, size_t cap, mr_slice text, const pop3_capa *caps, size_t n,
                     mr_error *err)
 {
-    if (check_field(text, 1, "text", err))
+    if (mr_out_field_check(text, 1, "text", err))
         return MR_ERROR;
     mr_out o;
     mr_out_init(&o, dst, cap);
@@ -803,8 +742,8 @@ int pop3_capa_write(char *dst, size_t cap, mr_slice text, const pop3_capa *caps,
     for (size_t k = 0; k < n; k++) {
         if (!caps[k].tag.n)
             return mr_fail(err, MR_E_EMPTY, "capa-tag", 0);
-        if (check_field(caps[k].tag, 0, "capa-tag", err) ||
-            check_field(caps[k].params, 1, "param", err))
+        if (mr_out_field_check(caps[k].tag, 0, "capa-tag", err) ||
+            mr_out_field_check(caps[k].params, 1, "param", err))
             return MR_ERROR;
         if (caps[k].tag.p[0] == '.')
             return mr_fail(err, MR_E_SYNTAX, "capa-tag", 0);

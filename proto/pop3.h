@@ -90,7 +90,8 @@ int pop3_command_parse(const char *buf, size_t len, mr_mode mode, const pop3_lim
                        size_t *scanned, pop3_command *cmd, mr_error *err);
 
 /* Parse a client line answering a "+ " challenge (RFC 5034 4): base64 (may be empty) or "*"
- * to cancel. As smtp_auth_response_parse; the limit is lim->max_auth_line. */
+ * to cancel. As smtp_auth_response_parse, except that control and 8-bit bytes fail with rule
+ * "base64" (MR_E_NUL, MR_E_BARE_CR, MR_E_CTL, MR_E_8BIT); the limit is lim->max_auth_line. */
 int pop3_auth_response_parse(const char *buf, size_t len, mr_mode mode, const pop3_limits *lim,
                              mr_slice *response, int *cancel, mr_error *err);
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base64.h"
+#include "mr_out.h"
 #include "sasl_util.h"
 
 sasl_limits sasl_limits_default(void)
@@ -154,25 +155,26 @@ static int payload_text_ok(const char *p, size_t n)
 int sasl_payload_write(sasl_payload_role role, sasl_payload_kind kind, const void *data,
                        size_t n, char *dst, size_t cap, mr_error *err)
 {
-    sasl_out o = sasl_out_make(dst, cap);
+    mr_out o;
+    mr_out_init(&o, dst, cap);
     if (kind == SASL_PAYLOAD_DATA && n > 0)
         return b64_encode(data, n, dst, cap, err);
     switch (kind) {
     case SASL_PAYLOAD_DATA: /* an empty DATA message is written as EMPTY */
     case SASL_PAYLOAD_EMPTY:
         if (role == SASL_INITIAL_RESPONSE)
-            sasl_out_byte(&o, '=');
-        return sasl_out_done(&o, err);
+            mr_out_char(&o, '=');
+        return sasl_write_done(&o, err);
     case SASL_PAYLOAD_ABORT:
         if (role != SASL_CLIENT_RESPONSE)
             return mr_fail(err, MR_E_SYNTAX, "payload", 0);
-        sasl_out_byte(&o, '*');
-        return sasl_out_done(&o, err);
+        mr_out_char(&o, '*');
+        return sasl_write_done(&o, err);
     case SASL_PAYLOAD_TEXT:
         if (role != SASL_SERVER_CHALLENGE || !payload_text_ok(data, n))
             return mr_fail(err, MR_E_SYNTAX, "payload", 0);
-        sasl_out_put(&o, data, n);
-        return sasl_out_done(&o, err);
+        mr_out_put(&o, data, n);
+        return sasl_write_done(&o, err);
     }
     return mr_fail(err, MR_E_SYNTAX, "payload", 0);
 }
@@ -205,6 +207,48 @@ int sasl_response_line_write(sasl_payload_kind kind, const void *data, size_t n,
     if (dst && total <= cap)
         memcpy(dst + r, "\r\n", 2);
     return (int)total;
+}
+
+/* ---- Continuation lines passed on undecoded -------------------------------------------- */
+
+int sasl_response_text_check(mr_slice line, mr_mode mode, unsigned flags, mr_slice *b64,
+                             int *cancel, mr_error *err)
+{
+    *cancel = mr_slice_eq(line, "*");
+    b64->p = line.p;
+    b64->n = *cancel ? 0 : line.n;
+    if (*cancel)
+        return 0;
+    if (flags & SASL_TEXT_WORD) {
+        for (size_t i = 0; i < line.n; i++)
+            if ((unsigned char)line.p[i] <= ' ' || (unsigned char)line.p[i] >= 0x7F)
+                return mr_fail(err, MR_E_BASE64, "base64", i);
+    }
+    size_t bad;
+    if (mode == MR_STRICT) {
+        if (b64_syntax_check(line.p, line.n, &bad))
+            return mr_fail(err, MR_E_BASE64, "base64", bad);
+    } else if (!(flags & SASL_TEXT_WORD)) {
+        if ((bad = b64_span(line.p, line.n, NULL)) != line.n)
+            return mr_fail(err, MR_E_BASE64, "base64", bad);
+    }
+    return 0;
+}
+
+int sasl_response_text_write(mr_slice b64, int cancel, char *dst, size_t cap, mr_error *err)
+{
+    mr_out o;
+    mr_out_init(&o, dst, cap);
+    if (cancel) {
+        mr_out_char(&o, '*');
+    } else {
+        for (size_t i = 0; i < b64.n; i++)
+            if (!b64_is_char((unsigned char)b64.p[i]) && b64.p[i] != '=')
+                return mr_fail(err, MR_E_BASE64, "base64", i);
+        mr_out_slice(&o, b64);
+    }
+    mr_out_str(&o, "\r\n");
+    return mr_out_result(&o, "base64", err);
 }
 
 /* ---- PLAIN ------------------------------------------------------------------------------ */
@@ -281,13 +325,14 @@ int sasl_plain_write(const sasl_plain *m, char *dst, size_t cap, mr_error *err)
         plain_field_ok(m->authcid, 1, "authcid", err) ||
         plain_field_ok(m->passwd, 1, "passwd", err))
         return MR_ERROR;
-    sasl_out o = sasl_out_make(dst, cap);
-    sasl_out_slice(&o, m->authzid);
-    sasl_out_byte(&o, '\0');
-    sasl_out_slice(&o, m->authcid);
-    sasl_out_byte(&o, '\0');
-    sasl_out_slice(&o, m->passwd);
-    return sasl_out_done(&o, err);
+    mr_out o;
+    mr_out_init(&o, dst, cap);
+    mr_out_slice(&o, m->authzid);
+    mr_out_char(&o, '\0');
+    mr_out_slice(&o, m->authcid);
+    mr_out_char(&o, '\0');
+    mr_out_slice(&o, m->passwd);
+    return sasl_write_done(&o, err);
 }
 
 /* ---- LOGIN ------------------------------------------------------------------------------ */
@@ -364,16 +409,17 @@ int sasl_login_challenge_parse(const char *msg, size_t n, mr_mode mode, const sa
 int sasl_login_challenge_write(const sasl_login_challenge *c, char *dst, size_t cap,
                                mr_error *err)
 {
-    sasl_out o = sasl_out_make(dst, cap);
+    mr_out o;
+    mr_out_init(&o, dst, cap);
     if (c->text.p)
-        sasl_out_slice(&o, c->text);
+        mr_out_slice(&o, c->text);
     else if (c->prompt == SASL_LOGIN_PROMPT_USERNAME)
-        sasl_out_str(&o, "Username:");
+        mr_out_str(&o, "Username:");
     else if (c->prompt == SASL_LOGIN_PROMPT_PASSWORD)
-        sasl_out_str(&o, "Password:");
+        mr_out_str(&o, "Password:");
     else
         return mr_fail(err, MR_E_SYNTAX, "login-challenge", 0);
-    return sasl_out_done(&o, err);
+    return sasl_write_done(&o, err);
 }
 
 int sasl_login_response_parse(const char *msg, size_t n, mr_mode mode, const sasl_limits *lim,
@@ -399,9 +445,10 @@ int sasl_login_response_parse(const char *msg, size_t n, mr_mode mode, const sas
 
 int sasl_login_response_write(mr_slice value, char *dst, size_t cap, mr_error *err)
 {
-    sasl_out o = sasl_out_make(dst, cap);
-    sasl_out_slice(&o, value);
-    return sasl_out_done(&o, err);
+    mr_out o;
+    mr_out_init(&o, dst, cap);
+    mr_out_slice(&o, value);
+    return sasl_write_done(&o, err);
 }
 
 /* ---- CRAM-MD5 ----------------------------------------------------------------------------- */
@@ -544,17 +591,18 @@ int sasl_cram_challenge_write(const sasl_cram_challenge *c, char *dst, size_t ca
                 return mr_fail(err, MR_E_SYNTAX, "random", left.n);
         }
     }
-    sasl_out o = sasl_out_make(dst, cap);
-    sasl_out_byte(&o, '<');
-    sasl_out_slice(&o, c->random);
+    mr_out o;
+    mr_out_init(&o, dst, cap);
+    mr_out_char(&o, '<');
+    mr_out_slice(&o, c->random);
     if (c->timestamp.n) {
-        sasl_out_byte(&o, '.');
-        sasl_out_slice(&o, c->timestamp);
+        mr_out_char(&o, '.');
+        mr_out_slice(&o, c->timestamp);
     }
-    sasl_out_byte(&o, '@');
-    sasl_out_slice(&o, c->host);
-    sasl_out_byte(&o, '>');
-    return sasl_out_done(&o, err);
+    mr_out_char(&o, '@');
+    mr_out_slice(&o, c->host);
+    mr_out_char(&o, '>');
+    return sasl_write_done(&o, err);
 }
 
 static int hex_value(unsigned char c)
@@ -636,11 +684,12 @@ int sasl_cram_response_write(const sasl_cram_response *r, char *dst, size_t cap,
     unsigned char md[16];
     if (sasl_cram_digest_decode(r->digest, md) != 0)
         return mr_fail(err, MR_E_SYNTAX, "digest", 0);
-    sasl_out o = sasl_out_make(dst, cap);
-    sasl_out_slice(&o, r->user);
-    sasl_out_byte(&o, ' ');
-    sasl_out_slice(&o, r->digest);
-    return sasl_out_done(&o, err);
+    mr_out o;
+    mr_out_init(&o, dst, cap);
+    mr_out_slice(&o, r->user);
+    mr_out_char(&o, ' ');
+    mr_out_slice(&o, r->digest);
+    return sasl_write_done(&o, err);
 }
 
 int sasl_cram_digest_decode(mr_slice digest, unsigned char out[16])

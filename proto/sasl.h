@@ -173,6 +173,33 @@ int sasl_response_line_parse(const char *buf, size_t len, mr_mode mode,
 int sasl_response_line_write(sasl_payload_kind kind, const void *data, size_t n, char *dst,
                              size_t cap, mr_error *err);
 
+/* ---- A client continuation line passed on undecoded ----------------------------------- */
+
+/* How sasl_response_text_check() reads a line that is not "*" (the protocols differ here, and
+ * each keeps the errors it has always reported). */
+enum sasl_text_flags {
+    SASL_TEXT_WORD = 1u << 0, /* SMTP, POP3: the line is one word. A byte <= SP or >= DEL is an
+                                 error in both modes, and MR_LENIENT takes any other text.
+                                 Without it (IMAP), MR_LENIENT still wants b64_span() to cover
+                                 the line; only its length may be off. */
+};
+
+/* The text of a client continuation line (line: without its line end) for the protocol
+ * parsers that hand the base64 on undecoded (smtp_auth_response_parse,
+ * pop3_auth_response_parse, imap_sasl_line). "*" sets *cancel to 1 and *b64 to an empty slice
+ * at the line; anything else sets *cancel to 0 and *b64 to the line, which MR_STRICT checks
+ * with b64_syntax_check(). The outputs are set even when the check then fails.
+ * Returns 0, or MR_ERROR with MR_E_BASE64 "base64" at the offending byte (at line.n when only
+ * the length is wrong). Memory: none; looks at each byte at most twice. */
+int sasl_response_text_check(mr_slice line, mr_mode mode, unsigned flags, mr_slice *b64,
+                             int *cancel, mr_error *err);
+
+/* Write a continuation line from base64 text: b64 + CRLF, or "*\r\n" when cancel is set (b64
+ * is then ignored). See the writer convention at the top; MR_E_BASE64 "base64" at the first
+ * byte of b64 that is neither a base64 character nor '=', MR_E_LIMIT_LITERAL "base64" (offset
+ * 0) when the line would exceed MR_LIMIT_MAX. */
+int sasl_response_text_write(mr_slice b64, int cancel, char *dst, size_t cap, mr_error *err);
+
 /* ---- PLAIN (RFC 4616) ---------------------------------------------------------------- */
 
 /* message = [authzid] UTF8NUL authcid UTF8NUL passwd */

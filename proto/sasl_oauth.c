@@ -146,17 +146,17 @@ static int kv_key_ok(mr_slice k, mr_error *err)
     return 0;
 }
 
-static void kv_put(sasl_out *o, const char *key, mr_slice value)
+static void kv_put(mr_out *o, const char *key, mr_slice value)
 {
-    sasl_out_str(o, key);
-    sasl_out_byte(o, '=');
-    sasl_out_slice(o, value);
-    sasl_out_byte(o, KVSEP);
+    mr_out_str(o, key);
+    mr_out_char(o, '=');
+    mr_out_slice(o, value);
+    mr_out_char(o, KVSEP);
 }
 
 /* Extra pairs must be well formed and must not repeat a known key (the reader would take
  * them for it, or report a duplicate). */
-static int kv_put_extras(sasl_out *o, const sasl_kv *extra, size_t nextra,
+static int kv_put_extras(mr_out *o, const sasl_kv *extra, size_t nextra,
                          const char *const *known, mr_error *err)
 {
     if (nextra > SASL_OAUTH_MAX_EXTRA)
@@ -167,11 +167,42 @@ static int kv_put_extras(sasl_out *o, const sasl_kv *extra, size_t nextra,
         for (const char *const *name = known; *name; name++)
             if (mr_slice_eq_ci(extra[k].key, *name))
                 return mr_fail(err, MR_E_SYNTAX, "key", 0);
-        sasl_out_slice(o, extra[k].key);
-        sasl_out_byte(o, '=');
-        sasl_out_slice(o, extra[k].value);
-        sasl_out_byte(o, KVSEP);
+        mr_out_slice(o, extra[k].key);
+        mr_out_char(o, '=');
+        mr_out_slice(o, extra[k].value);
+        mr_out_char(o, KVSEP);
     }
+    return 0;
+}
+
+/* What a mechanism does with its k-th pair (from 0), which starts at offset at; *have_auth is
+ * set once the auth pair has been read. */
+typedef int (*kv_pair_fn)(void *out, const kv_iter *it, sasl_kv kv, size_t k, size_t at,
+                          const sasl_limits *lim, int *have_auth, mr_error *err);
+
+/* The pairs from it to the end of the message, at most lim->max_pairs, each handed to pair;
+ * then the message must end there (a kvsep after the last pair) and have had an auth pair. */
+static int kv_pairs(kv_iter *it, const sasl_limits *lim, kv_pair_fn pair, void *out,
+                    mr_error *err)
+{
+    int have_auth = 0;
+    for (size_t k = 0;; k++) {
+        size_t at = it->at;
+        sasl_kv kv;
+        int r = kv_next(it, &kv, err);
+        if (r < 0)
+            return MR_ERROR;
+        if (r == 0)
+            break;
+        if (k == lim->max_pairs)
+            return mr_fail(err, MR_E_LIMIT_COUNT, "kvpair", at);
+        if (pair(out, it, kv, k, at, lim, &have_auth, err))
+            return MR_ERROR;
+    }
+    if (it->at != it->n)
+        return mr_fail(err, MR_E_TRAILING, "client-resp", it->at);
+    if (!have_auth)
+        return mr_fail(err, MR_E_SYNTAX, "auth", it->n);
     return 0;
 }
 
@@ -245,11 +276,11 @@ static int bearer_parse(mr_slice v, size_t base, mr_mode mode, size_t max_token,
     return 0;
 }
 
-static int bearer_put(sasl_out *o, const sasl_bearer *b, mr_error *err)
+static int bearer_put(mr_out *o, const sasl_bearer *b, mr_error *err)
 {
-    sasl_out_str(o, "auth=");
+    mr_out_str(o, "auth=");
     if (b->scheme.n == 0 && b->token.n == 0) {
-        sasl_out_byte(o, KVSEP);
+        mr_out_char(o, KVSEP);
         return 0;
     }
     if (b->scheme.n == 0 || b->token.n == 0)
@@ -259,11 +290,22 @@ static int bearer_put(sasl_out *o, const sasl_bearer *b, mr_error *err)
             return mr_fail(err, MR_E_SYNTAX, "credentials", i);
     if (token_check(b->token, MR_LENIENT) < b->token.n)
         return mr_fail(err, MR_E_SYNTAX, "b64token", token_check(b->token, MR_LENIENT));
-    sasl_out_slice(o, b->scheme);
-    sasl_out_byte(o, ' ');
-    sasl_out_slice(o, b->token);
-    sasl_out_byte(o, KVSEP);
+    mr_out_slice(o, b->scheme);
+    mr_out_char(o, ' ');
+    mr_out_slice(o, b->token);
+    mr_out_char(o, KVSEP);
     return 0;
+}
+
+/* The end of an XOAUTH2 or OAUTHBEARER client response: auth, the extra pairs, the final
+ * kvsep; returns the writer's result. */
+static int kv_put_end(mr_out *o, const sasl_bearer *auth, const sasl_kv *extra, size_t nextra,
+                      const char *const *known, mr_error *err)
+{
+    if (bearer_put(o, auth, err) || kv_put_extras(o, extra, nextra, known, err))
+        return MR_ERROR;
+    mr_out_char(o, KVSEP);
+    return sasl_write_done(o, err);
 }
 
 /* ---- XOAUTH2 ------------------------------------------------------------------------- */
@@ -274,6 +316,42 @@ static const char *const xoauth2_keys[] = {"user", "auth", NULL};
 static const char *xoauth2_strict_key(size_t k)
 {
     return k == 0 ? "user" : k == 1 ? "auth" : NULL;
+}
+
+static int xoauth2_pair(void *vout, const kv_iter *it, sasl_kv kv, size_t k, size_t at,
+                        const sasl_limits *lim, int *have_auth, mr_error *err)
+{
+    sasl_xoauth2 *out = vout;
+    mr_mode mode = it->mode;
+    if (mode == MR_STRICT) {
+        const char *due = xoauth2_strict_key(k);
+        if (!due || !mr_slice_eq(kv.key, due))
+            return mr_fail(err, MR_E_SYNTAX, due ? due : "kvsep", at);
+    }
+    int which;
+    if (kv_known(kv.key, xoauth2_keys, mode, at, &which, err))
+        return MR_ERROR;
+    if (which == 0) {
+        if (out->user.p)
+            return mr_fail(err, MR_E_SYNTAX, "kvpair", at);
+        if (kv.value.n == 0 && mode == MR_STRICT)
+            return mr_fail(err, MR_E_EMPTY, "user", kv_offset(it, kv.value));
+        if (kv.value.n > lim->max_field)
+            return mr_fail(err, MR_E_LIMIT_LITERAL, "user",
+                           kv_offset(it, kv.value) + lim->max_field);
+        out->user = kv.value;
+        return 0;
+    }
+    if (which == 1) {
+        if (*have_auth)
+            return mr_fail(err, MR_E_SYNTAX, "kvpair", at);
+        if (bearer_parse(kv.value, kv_offset(it, kv.value), mode, lim->max_token, &out->auth,
+                         err))
+            return MR_ERROR;
+        *have_auth = 1;
+        return 0;
+    }
+    return kv_add_extra(out->extra, &out->nextra, kv, at, err);
 }
 
 int sasl_xoauth2_parse(const char *msg, size_t n, mr_mode mode, const sasl_limits *lim,
@@ -289,68 +367,21 @@ int sasl_xoauth2_parse(const char *msg, size_t n, mr_mode mode, const sasl_limit
         return 0;
     }
     kv_iter it = kv_start(msg, n, 0, mode, lim);
-    int have_auth = 0;
-    for (size_t k = 0;; k++) {
-        size_t at = it.at;
-        sasl_kv kv;
-        int r = kv_next(&it, &kv, err);
-        if (r < 0)
-            return MR_ERROR;
-        if (r == 0)
-            break;
-        if (k == lim->max_pairs)
-            return mr_fail(err, MR_E_LIMIT_COUNT, "kvpair", at);
-        if (mode == MR_STRICT) {
-            const char *due = xoauth2_strict_key(k);
-            if (!due || !mr_slice_eq(kv.key, due))
-                return mr_fail(err, MR_E_SYNTAX, due ? due : "kvsep", at);
-        }
-        int which;
-        if (kv_known(kv.key, xoauth2_keys, mode, at, &which, err))
-            return MR_ERROR;
-        if (which == 0) {
-            if (out->user.p)
-                return mr_fail(err, MR_E_SYNTAX, "kvpair", at);
-            if (kv.value.n == 0 && mode == MR_STRICT)
-                return mr_fail(err, MR_E_EMPTY, "user", kv_offset(&it, kv.value));
-            if (kv.value.n > lim->max_field)
-                return mr_fail(err, MR_E_LIMIT_LITERAL, "user",
-                               kv_offset(&it, kv.value) + lim->max_field);
-            out->user = kv.value;
-        } else if (which == 1) {
-            if (have_auth)
-                return mr_fail(err, MR_E_SYNTAX, "kvpair", at);
-            if (bearer_parse(kv.value, kv_offset(&it, kv.value), mode, lim->max_token,
-                             &out->auth, err))
-                return MR_ERROR;
-            have_auth = 1;
-        } else if (kv_add_extra(out->extra, &out->nextra, kv, at, err)) {
-            return MR_ERROR;
-        }
-    }
-    if (it.at != n)
-        return mr_fail(err, MR_E_TRAILING, "client-resp", it.at);
-    if (!have_auth)
-        return mr_fail(err, MR_E_SYNTAX, "auth", n);
-    return 0;
+    return kv_pairs(&it, lim, xoauth2_pair, out, err);
 }
 
 int sasl_xoauth2_write(const sasl_xoauth2 *m, char *dst, size_t cap, mr_error *err)
 {
-    sasl_out o = sasl_out_make(dst, cap);
+    mr_out o;
+    mr_out_init(&o, dst, cap);
     if (m->dummy)
-        return sasl_out_done(&o, err);
+        return sasl_write_done(&o, err);
     if (m->user.p) {
         if (kv_value_ok(m->user, err))
             return MR_ERROR;
         kv_put(&o, "user", m->user);
     }
-    if (bearer_put(&o, &m->auth, err))
-        return MR_ERROR;
-    if (kv_put_extras(&o, m->extra, m->nextra, xoauth2_keys, err))
-        return MR_ERROR;
-    sasl_out_byte(&o, KVSEP);
-    return sasl_out_done(&o, err);
+    return kv_put_end(&o, &m->auth, m->extra, m->nextra, xoauth2_keys, err);
 }
 
 /* ---- GS2 header (RFC 5801 section 4) ------------------------------------------------------
@@ -472,7 +503,8 @@ static int gs2_parse(const char *m, size_t n, mr_mode mode, size_t maxf, sasl_gs
 
 int sasl_gs2_name_decode(mr_slice name, char *dst, size_t cap, mr_error *err)
 {
-    sasl_out o = sasl_out_make(dst, cap);
+    mr_out o;
+    mr_out_init(&o, dst, cap);
     for (size_t i = 0; i < name.n; i++) {
         char c = name.p[i];
         if (c == ',')
@@ -483,46 +515,47 @@ int sasl_gs2_name_decode(mr_slice name, char *dst, size_t cap, mr_error *err)
             c = name.p[i + 1] == '2' ? ',' : '=';
             i += 2;
         }
-        sasl_out_byte(&o, c);
+        mr_out_char(&o, c);
     }
-    return sasl_out_done(&o, err);
+    return sasl_write_done(&o, err);
 }
 
 int sasl_gs2_name_encode(mr_slice name, char *dst, size_t cap, mr_error *err)
 {
-    sasl_out o = sasl_out_make(dst, cap);
+    mr_out o;
+    mr_out_init(&o, dst, cap);
     for (size_t i = 0; i < name.n; i++) {
         char c = name.p[i];
         if (c == '\0')
             return mr_fail(err, MR_E_NUL, "saslname", i);
         if (c == ',')
-            sasl_out_str(&o, "=2C");
+            mr_out_str(&o, "=2C");
         else if (c == '=')
-            sasl_out_str(&o, "=3D");
+            mr_out_str(&o, "=3D");
         else
-            sasl_out_byte(&o, c);
+            mr_out_char(&o, c);
     }
-    return sasl_out_done(&o, err);
+    return sasl_write_done(&o, err);
 }
 
-static int gs2_put(sasl_out *o, const sasl_gs2 *g, mr_error *err)
+static int gs2_put(mr_out *o, const sasl_gs2 *g, mr_error *err)
 {
     if (g->nonstd)
-        sasl_out_str(o, "F,");
+        mr_out_str(o, "F,");
     if (g->cbflag == 'n' || g->cbflag == 'y') {
-        sasl_out_byte(o, g->cbflag);
+        mr_out_char(o, g->cbflag);
     } else if (g->cbflag == 'p') {
         if (g->cbname.n == 0)
             return mr_fail(err, MR_E_SYNTAX, "cb-name", 0);
         for (size_t i = 0; i < g->cbname.n; i++)
             if (!cb_name_char((unsigned char)g->cbname.p[i]))
                 return mr_fail(err, MR_E_SYNTAX, "cb-name", i);
-        sasl_out_str(o, "p=");
-        sasl_out_slice(o, g->cbname);
+        mr_out_str(o, "p=");
+        mr_out_slice(o, g->cbname);
     } else {
         return mr_fail(err, MR_E_SYNTAX, "gs2-cb-flag", 0);
     }
-    sasl_out_byte(o, ',');
+    mr_out_char(o, ',');
     if (g->authzid.p) {
         size_t end = 0;
         mr_slice a = g->authzid;
@@ -530,10 +563,10 @@ static int gs2_put(sasl_out *o, const sasl_gs2 *g, mr_error *err)
         if (a.n == 0 || saslname_chars(a.p, a.n, 0, a.n, MR_LENIENT, &end, NULL) != 0 ||
             end != a.n)
             return mr_fail(err, MR_E_SYNTAX, "saslname", 0);
-        sasl_out_str(o, "a=");
-        sasl_out_slice(o, g->authzid);
+        mr_out_str(o, "a=");
+        mr_out_slice(o, g->authzid);
     }
-    sasl_out_byte(o, ',');
+    mr_out_char(o, ',');
     return 0;
 }
 
@@ -558,10 +591,12 @@ static int port_parse(mr_slice v, unsigned *num)
 
 static const char *const oauthbearer_keys[] = {"auth", "host", "port", NULL};
 
-static int oauthbearer_pair(kv_iter *it, sasl_kv kv, size_t at, const sasl_limits *lim,
-                            sasl_oauthbearer *out, int *have_auth, mr_error *err)
+static int oauthbearer_pair(void *vout, const kv_iter *it, sasl_kv kv, size_t k, size_t at,
+                            const sasl_limits *lim, int *have_auth, mr_error *err)
 {
+    sasl_oauthbearer *out = vout;
     mr_mode mode = it->mode;
+    (void)k;
     size_t v0 = kv_offset(it, kv.value);
     int which;
     if (kv_known(kv.key, oauthbearer_keys, mode, at, &which, err))
@@ -611,37 +646,20 @@ int sasl_oauthbearer_parse(const char *msg, size_t n, mr_mode mode, const sasl_l
     else if (mode == MR_STRICT || at == n) /* KAFKA-7182: clients that omitted it */
         return mr_fail(err, MR_E_SYNTAX, "kvsep", at);
     kv_iter it = kv_start(msg, n, at, mode, lim);
-    int have_auth = 0;
-    for (size_t k = 0;; k++) {
-        size_t pair_at = it.at;
-        sasl_kv kv;
-        int r = kv_next(&it, &kv, err);
-        if (r < 0)
-            return MR_ERROR;
-        if (r == 0)
-            break;
-        if (k == lim->max_pairs)
-            return mr_fail(err, MR_E_LIMIT_COUNT, "kvpair", pair_at);
-        if (oauthbearer_pair(&it, kv, pair_at, lim, out, &have_auth, err))
-            return MR_ERROR;
-    }
-    if (it.at != n)
-        return mr_fail(err, MR_E_TRAILING, "client-resp", it.at);
-    if (!have_auth)
-        return mr_fail(err, MR_E_SYNTAX, "auth", n);
-    return 0;
+    return kv_pairs(&it, lim, oauthbearer_pair, out, err);
 }
 
 int sasl_oauthbearer_write(const sasl_oauthbearer *m, char *dst, size_t cap, mr_error *err)
 {
-    sasl_out o = sasl_out_make(dst, cap);
+    mr_out o;
+    mr_out_init(&o, dst, cap);
     if (m->dummy) {
-        sasl_out_byte(&o, KVSEP);
-        return sasl_out_done(&o, err);
+        mr_out_char(&o, KVSEP);
+        return sasl_write_done(&o, err);
     }
     if (gs2_put(&o, &m->gs2, err))
         return MR_ERROR;
-    sasl_out_byte(&o, KVSEP);
+    mr_out_char(&o, KVSEP);
     if (m->host.p) {
         if (kv_value_ok(m->host, err))
             return MR_ERROR;
@@ -653,12 +671,7 @@ int sasl_oauthbearer_write(const sasl_oauthbearer *m, char *dst, size_t cap, mr_
             return mr_fail(err, MR_E_SYNTAX, "port", 0);
         kv_put(&o, "port", m->port);
     }
-    if (bearer_put(&o, &m->auth, err))
-        return MR_ERROR;
-    if (kv_put_extras(&o, m->extra, m->nextra, oauthbearer_keys, err))
-        return MR_ERROR;
-    sasl_out_byte(&o, KVSEP);
-    return sasl_out_done(&o, err);
+    return kv_put_end(&o, &m->auth, m->extra, m->nextra, oauthbearer_keys, err);
 }
 
 /* ---- The JSON error challenge ---------------------------------------------------------------
@@ -891,16 +904,16 @@ int sasl_oauth_error_parse(const char *msg, size_t n, mr_mode mode, const sasl_l
     return 0;
 }
 
-static void json_put_member(sasl_out *o, const char *name, mr_slice value, int *first)
+static void json_put_member(mr_out *o, const char *name, mr_slice value, int *first)
 {
     if (!*first)
-        sasl_out_byte(o, ',');
+        mr_out_char(o, ',');
     *first = 0;
-    sasl_out_byte(o, '"');
-    sasl_out_str(o, name);
-    sasl_out_str(o, "\":\"");
-    sasl_out_slice(o, value);
-    sasl_out_byte(o, '"');
+    mr_out_char(o, '"');
+    mr_out_str(o, name);
+    mr_out_str(o, "\":\"");
+    mr_out_slice(o, value);
+    mr_out_char(o, '"');
 }
 
 int sasl_oauth_error_write(const sasl_oauth_error *e, char *dst, size_t cap, mr_error *err)
@@ -914,9 +927,10 @@ int sasl_oauth_error_write(const sasl_oauth_error *e, char *dst, size_t cap, mr_
         {"scope", e->scope},
         {"openid-configuration", e->openid_configuration},
     };
-    sasl_out o = sasl_out_make(dst, cap);
+    mr_out o;
+    mr_out_init(&o, dst, cap);
     int first = 1;
-    sasl_out_byte(&o, '{');
+    mr_out_char(&o, '{');
     for (size_t k = 0; k < sizeof members / sizeof members[0]; k++) {
         mr_slice v = members[k].value;
         if (!v.p)
@@ -926,8 +940,8 @@ int sasl_oauth_error_write(const sasl_oauth_error *e, char *dst, size_t cap, mr_
             return MR_ERROR;
         json_put_member(&o, members[k].name, v, &first);
     }
-    sasl_out_byte(&o, '}');
-    return sasl_out_done(&o, err);
+    mr_out_char(&o, '}');
+    return sasl_write_done(&o, err);
 }
 
 /* ---- JSON string escapes ---------------------------------------------------------------- */
@@ -942,7 +956,7 @@ static unsigned hex4(const char *p)
     return v;
 }
 
-static void put_utf8(sasl_out *o, unsigned cp)
+static void put_utf8(mr_out *o, unsigned cp)
 {
     char b[4];
     size_t n;
@@ -965,7 +979,7 @@ static void put_utf8(sasl_out *o, unsigned cp)
         b[3] = (char)(0x80 | (cp & 0x3F));
         n = 4;
     }
-    sasl_out_put(o, b, n);
+    mr_out_put(o, b, n);
 }
 
 /* The code point of a \u escape at p[i] (already checked to be well formed), combining a
@@ -990,10 +1004,11 @@ int sasl_json_unescape(mr_slice s, char *dst, size_t cap, mr_error *err)
     size_t end = 0;
     if (json_string_scan(s.p, s.n, 0, 0, &end, err))
         return MR_ERROR;
-    sasl_out o = sasl_out_make(dst, cap);
+    mr_out o;
+    mr_out_init(&o, dst, cap);
     for (size_t i = 0; i < s.n;) {
         if (s.p[i] != '\\') {
-            sasl_out_byte(&o, s.p[i++]);
+            mr_out_char(&o, s.p[i++]);
             continue;
         }
         char e = s.p[i + 1];
@@ -1007,16 +1022,17 @@ int sasl_json_unescape(mr_slice s, char *dst, size_t cap, mr_error *err)
             continue;
         }
         static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-        sasl_out_byte(&o, to[strchr(from, e) - from]);
+        mr_out_char(&o, to[strchr(from, e) - from]);
         i += 2;
     }
-    return sasl_out_done(&o, err);
+    return sasl_write_done(&o, err);
 }
 
 int sasl_json_escape(mr_slice s, char *dst, size_t cap, mr_error *err)
 {
     static const char hex[] = "0123456789abcdef";
-    sasl_out o = sasl_out_make(dst, cap);
+    mr_out o;
+    mr_out_init(&o, dst, cap);
     for (size_t i = 0; i < s.n; i++) {
         unsigned char c = (unsigned char)s.p[i];
         const char *short_form = c == '"'    ? "\\\""
@@ -1028,13 +1044,13 @@ int sasl_json_escape(mr_slice s, char *dst, size_t cap, mr_error *err)
                                  : c == '\f' ? "\\f"
                                              : NULL;
         if (short_form) {
-            sasl_out_str(&o, short_form);
+            mr_out_str(&o, short_form);
         } else if (c < 0x20) {
             char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            sasl_out_put(&o, u, sizeof u);
+            mr_out_put(&o, u, sizeof u);
         } else {
-            sasl_out_byte(&o, (char)c);
+            mr_out_char(&o, (char)c);
         }
     }
-    return sasl_out_done(&o, err);
+    return sasl_write_done(&o, err);
 }

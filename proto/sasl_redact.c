@@ -16,7 +16,7 @@ static const char REDACTED[] = "<redacted>";
 /* Output of the wire style: bytes are copied, or base64-encoded on the fly when the input was
  * base64, three bytes at a time with the remainder carried to the next piece. */
 typedef struct emit {
-    sasl_out *o;
+    mr_out *o;
     int b64;
     unsigned char carry[3];
     size_t nc;
@@ -26,7 +26,7 @@ static void emit_put(emit *e, const void *p, size_t n)
 {
     const unsigned char *s = p;
     if (!e->b64) {
-        sasl_out_put(e->o, s, n);
+        mr_out_put(e->o, s, n);
         return;
     }
     for (size_t i = 0; i < n; i++) {
@@ -34,7 +34,7 @@ static void emit_put(emit *e, const void *p, size_t n)
         if (e->nc == 3) {
             char q[4];
             b64_encode(e->carry, 3, q, sizeof q, NULL);
-            sasl_out_put(e->o, q, 4);
+            mr_out_put(e->o, q, 4);
             e->nc = 0;
         }
     }
@@ -60,72 +60,61 @@ static void emit_end(emit *e)
     if (e->b64 && e->nc) {
         char q[4];
         b64_encode(e->carry, e->nc, q, sizeof q, NULL);
-        sasl_out_put(e->o, q, 4);
+        mr_out_put(e->o, q, 4);
         e->nc = 0;
     }
 }
 
 /* Summary style: a shown value in quotes, every byte outside printable ASCII (and the quote
  * and backslash) as \xHH. */
-static void sum_quoted(sasl_out *o, mr_slice s)
+static void sum_quoted(mr_out *o, mr_slice s)
 {
     static const char hex[] = "0123456789abcdef";
-    sasl_out_byte(o, '"');
+    mr_out_char(o, '"');
     for (size_t i = 0; i < s.n; i++) {
         unsigned char c = (unsigned char)s.p[i];
         if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\') {
-            sasl_out_byte(o, (char)c);
+            mr_out_char(o, (char)c);
         } else {
             char x[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
-            sasl_out_put(o, x, sizeof x);
+            mr_out_put(o, x, sizeof x);
         }
     }
-    sasl_out_byte(o, '"');
+    mr_out_char(o, '"');
 }
 
-static void sum_field(sasl_out *o, const char *name, mr_slice s)
+static void sum_field(mr_out *o, const char *name, mr_slice s)
 {
-    sasl_out_byte(o, ' ');
-    sasl_out_str(o, name);
-    sasl_out_byte(o, '=');
+    mr_out_char(o, ' ');
+    mr_out_str(o, name);
+    mr_out_char(o, '=');
     sum_quoted(o, s);
 }
 
-static void sum_secret(sasl_out *o, const char *name)
+static void sum_secret(mr_out *o, const char *name)
 {
-    sasl_out_byte(o, ' ');
-    sasl_out_str(o, name);
-    sasl_out_byte(o, '=');
-    sasl_out_str(o, REDACTED);
-}
-
-static void put_size(sasl_out *o, size_t v)
-{
-    char buf[24];
-    size_t i = sizeof buf;
-    do {
-        buf[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    sasl_out_put(o, buf + i, sizeof buf - i);
+    mr_out_char(o, ' ');
+    mr_out_str(o, name);
+    mr_out_char(o, '=');
+    mr_out_str(o, REDACTED);
 }
 
 /* The whole message hidden. */
-static void redact_whole(sasl_out *o, sasl_redact_style style, const char *mech,
+static void redact_whole(mr_out *o, sasl_redact_style style, const char *mech,
                          const char *why, size_t n)
 {
     if (style == SASL_REDACT_WIRE) {
-        sasl_out_str(o, REDACTED);
+        mr_out_str(o, REDACTED);
         return;
     }
-    sasl_out_str(o, mech);
-    sasl_out_str(o, " <redacted: ");
+    mr_out_str(o, mech);
+    mr_out_str(o, " <redacted: ");
     if (why) {
-        sasl_out_str(o, why);
-        sasl_out_str(o, ", ");
+        mr_out_str(o, why);
+        mr_out_str(o, ", ");
     }
-    put_size(o, n);
-    sasl_out_str(o, " bytes>");
+    mr_out_u64(o, n);
+    mr_out_str(o, " bytes>");
 }
 
 /* The parsers run leniently with room for anything that fits in the scratch buffer: the goal
@@ -141,7 +130,7 @@ static const sasl_limits redact_limits = {
 };
 
 typedef struct redact_ctx {
-    sasl_out *o;
+    mr_out *o;
     emit *e;
     sasl_redact_style style;
     const char *mech;
@@ -160,7 +149,7 @@ static int redact_plain(redact_ctx *c, const char *m, size_t n)
         emit_str(c->e, REDACTED);
         return 0;
     }
-    sasl_out_str(c->o, c->mech);
+    mr_out_str(c->o, c->mech);
     if (p.authzid.n)
         sum_field(c->o, "authzid", p.authzid);
     sum_field(c->o, "authcid", p.authcid);
@@ -178,7 +167,7 @@ static int redact_login(redact_ctx *c, unsigned step, const char *m, size_t n)
             emit_str(c->e, REDACTED);
         return 0;
     }
-    sasl_out_str(c->o, c->mech);
+    mr_out_str(c->o, c->mech);
     if (step == 0)
         sum_field(c->o, "username", v);
     else
@@ -197,7 +186,7 @@ static int redact_cram(redact_ctx *c, const char *m, size_t n)
         emit_str(c->e, REDACTED);
         return 0;
     }
-    sasl_out_str(c->o, c->mech);
+    mr_out_str(c->o, c->mech);
     sum_field(c->o, "user", r.user);
     sum_secret(c->o, "digest");
     return 0;
@@ -223,22 +212,22 @@ static void redact_bearer_wire(emit *e, const sasl_bearer *b, const sasl_kv *ext
     emit_byte(e, 0x01);
 }
 
-static void redact_bearer_summary(sasl_out *o, const sasl_bearer *b, const sasl_kv *extra,
+static void redact_bearer_summary(mr_out *o, const sasl_bearer *b, const sasl_kv *extra,
                                   size_t nextra)
 {
-    sasl_out_str(o, " auth=");
+    mr_out_str(o, " auth=");
     if (b->scheme.n || b->token.n) {
-        sasl_out_slice(o, b->scheme); /* tchar only: printable, no quote or backslash */
-        sasl_out_byte(o, ' ');
-        sasl_out_str(o, REDACTED);
+        mr_out_slice(o, b->scheme); /* tchar only: printable, no quote or backslash */
+        mr_out_char(o, ' ');
+        mr_out_str(o, REDACTED);
     } else {
-        sasl_out_str(o, "(empty)");
+        mr_out_str(o, "(empty)");
     }
     for (size_t k = 0; k < nextra; k++) {
-        sasl_out_byte(o, ' ');
+        mr_out_char(o, ' ');
         sum_quoted(o, extra[k].key);
-        sasl_out_byte(o, '=');
-        sasl_out_str(o, REDACTED);
+        mr_out_char(o, '=');
+        mr_out_str(o, REDACTED);
     }
 }
 
@@ -258,9 +247,9 @@ static int redact_xoauth2(redact_ctx *c, const char *m, size_t n)
         redact_bearer_wire(c->e, &x.auth, x.extra, x.nextra);
         return 0;
     }
-    sasl_out_str(c->o, c->mech);
+    mr_out_str(c->o, c->mech);
     if (x.dummy) {
-        sasl_out_str(c->o, " (empty reply after an error)");
+        mr_out_str(c->o, " (empty reply after an error)");
         return 0;
     }
     if (x.user.p)
@@ -311,9 +300,9 @@ static int redact_oauthbearer(redact_ctx *c, const char *m, size_t n)
         redact_bearer_wire(c->e, &b.auth, b.extra, b.nextra);
         return 0;
     }
-    sasl_out_str(c->o, c->mech);
+    mr_out_str(c->o, c->mech);
     if (b.dummy) {
-        sasl_out_str(c->o, " (kvsep reply after an error)");
+        mr_out_str(c->o, " (kvsep reply after an error)");
         return 0;
     }
     if (b.gs2.authzid.p)
@@ -334,7 +323,7 @@ static int redact_shown(redact_ctx *c, const char *field, const char *m, size_t 
         emit_slice(c->e, v);
         return 0;
     }
-    sasl_out_str(c->o, c->mech);
+    mr_out_str(c->o, c->mech);
     sum_field(c->o, field, v);
     return 0;
 }
@@ -364,7 +353,7 @@ static int redact_decoded(redact_ctx *c, sasl_mech mech, unsigned step, const ch
 }
 
 /* "*" and "="/"" on the line: framing, not a message. Returns 1 when handled. */
-static int redact_framing(sasl_out *o, sasl_redact_style style, const char *mech,
+static int redact_framing(mr_out *o, sasl_redact_style style, const char *mech,
                           const char *msg, size_t n)
 {
     int cancel = n == 1 && msg[0] == '*';
@@ -372,10 +361,10 @@ static int redact_framing(sasl_out *o, sasl_redact_style style, const char *mech
     if (!cancel && !empty)
         return 0;
     if (style == SASL_REDACT_WIRE) {
-        sasl_out_put(o, msg, n);
+        mr_out_put(o, msg, n);
     } else {
-        sasl_out_str(o, mech);
-        sasl_out_str(o, cancel ? " (cancelled)" : " (empty)");
+        mr_out_str(o, mech);
+        mr_out_str(o, cancel ? " (cancelled)" : " (empty)");
     }
     return 1;
 }
@@ -383,7 +372,8 @@ static int redact_framing(sasl_out *o, sasl_redact_style style, const char *mech
 int sasl_redact(sasl_mech mech, unsigned step, const char *msg, size_t n, int is_base64,
                 sasl_redact_style style, char *dst, size_t cap)
 {
-    sasl_out o = sasl_out_make(dst, cap);
+    mr_out o;
+    mr_out_init(&o, dst, cap);
     emit e = {&o, is_base64, {0}, 0};
     const char *name = sasl_mech_name(mech);
     redact_ctx c = {&o, &e, style, name};
@@ -392,26 +382,26 @@ int sasl_redact(sasl_mech mech, unsigned step, const char *msg, size_t n, int is
     size_t len = n;
     if (is_base64) {
         if (redact_framing(&o, style, name, msg, n))
-            return sasl_out_done(&o, NULL);
+            return sasl_write_done(&o, NULL);
         mr_error err;
         int r = b64_decode(msg, n, scratch, sizeof scratch, B64_LENIENT | B64_SKIP_SPACE, &err);
         if (r < 0) {
             int too_long = err.code == MR_E_LIMIT_LITERAL;
             redact_whole(&o, style, name, too_long ? "too long" : "not base64", n);
-            return sasl_out_done(&o, NULL);
+            return sasl_write_done(&o, NULL);
         }
         m = scratch;
         len = (size_t)r;
     } else if (n > SASL_REDACT_MAX_DECODED) {
         redact_whole(&o, style, name, "too long", n);
-        return sasl_out_done(&o, NULL);
+        return sasl_write_done(&o, NULL);
     }
     if (redact_decoded(&c, mech, step, m, len) != 0) {
         o.len = 0; /* drop anything a failed redactor began (none do today) */
         int parsed = (sasl_mech_flags(mech) & SASL_MECHF_PARSED) != 0;
         redact_whole(&o, style, name, parsed ? "malformed" : NULL, len);
-        return sasl_out_done(&o, NULL);
+        return sasl_write_done(&o, NULL);
     }
     emit_end(&e);
-    return sasl_out_done(&o, NULL);
+    return sasl_write_done(&o, NULL);
 }

@@ -1,8 +1,7 @@
 /* sasl_util.h -- helpers private to the sasl*.c files (not part of the API).
  *
- * sasl_out is the writers' output cursor: it counts every byte offered and copies a piece only
- * while the whole message so far fits in the caller's buffer, so a writer can be written as
- * straight-line code and still never write past cap.
+ * The writers build their output with mr_out (mr_out.h), the bounded output builder every
+ * writer in proto/ shares; sasl_write_done() is their return value.
  */
 #ifndef MAILRIG_PROTO_SASL_UTIL_H
 #define MAILRIG_PROTO_SASL_UTIL_H
@@ -12,48 +11,14 @@
 #include <string.h>
 
 #include "mr.h"
+#include "mr_out.h"
 #include "sasl.h"
 
-typedef struct sasl_out {
-    char *dst; /* NULL: count only */
-    size_t cap;
-    size_t len; /* bytes offered so far (saturating) */
-} sasl_out;
-
-static inline sasl_out sasl_out_make(char *dst, size_t cap)
+/* The writer's return value: the length, or MR_ERROR (MR_E_LIMIT_LITERAL "message", offset
+ * MR_LIMIT_MAX) when it cannot be an int. */
+static inline int sasl_write_done(const mr_out *o, mr_error *err)
 {
-    sasl_out o = {dst, cap, 0};
-    return o;
-}
-
-static inline void sasl_out_put(sasl_out *o, const void *p, size_t n)
-{
-    if (o->dst && o->len <= o->cap && n <= o->cap - o->len && n)
-        memcpy(o->dst + o->len, p, n);
-    o->len = n > SIZE_MAX - o->len ? SIZE_MAX : o->len + n;
-}
-
-static inline void sasl_out_str(sasl_out *o, const char *s)
-{
-    sasl_out_put(o, s, strlen(s));
-}
-
-static inline void sasl_out_slice(sasl_out *o, mr_slice s)
-{
-    sasl_out_put(o, s.p, s.n);
-}
-
-static inline void sasl_out_byte(sasl_out *o, char c)
-{
-    sasl_out_put(o, &c, 1);
-}
-
-/* The writer's return value: the length, or MR_ERROR when it cannot be an int. */
-static inline int sasl_out_done(const sasl_out *o, mr_error *err)
-{
-    if (o->len > MR_LIMIT_MAX)
-        return mr_fail(err, MR_E_LIMIT_LITERAL, "message", MR_LIMIT_MAX);
-    return (int)o->len;
+    return mr_out_result_at(o, "message", MR_LIMIT_MAX, err);
 }
 
 static inline const sasl_limits *sasl_limits_or(const sasl_limits *lim, sasl_limits *tmp)

@@ -4,8 +4,10 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "proto/base64.h"
 #include "proto/mr_out.h"
 #include "proto/mr_scan.h"
+#include "proto/sasl.h"
 
 #define NO_OFFSET ((size_t)-1)
 
@@ -69,16 +71,6 @@ static unsigned char ascii_upper(unsigned char ch)
     return ch >= 'a' && ch <= 'z' ? (unsigned char)(ch - 32) : ch;
 }
 
-static int slices_eq_ci(mr_slice a, mr_slice b)
-{
-    if (a.n != b.n)
-        return 0;
-    for (size_t i = 0; i < a.n; i++)
-        if (ascii_upper((unsigned char)a.p[i]) != ascii_upper((unsigned char)b.p[i]))
-            return 0;
-    return 1;
-}
-
 /* qtextSMTP: %d32-33 / %d35-91 / %d93-126 */
 static int is_qtext(int ch)
 {
@@ -95,11 +87,6 @@ static int is_value_char(int ch)
 static int is_dcontent(int ch)
 {
     return (ch >= 33 && ch <= 90) || (ch >= 94 && ch <= 126);
-}
-
-static int is_b64(int ch)
-{
-    return is_let_dig(ch) || ch == '+' || ch == '/';
 }
 
 /* ---- cursor over one command line ---- */
@@ -665,7 +652,7 @@ static int check_params(cur *c, const smtp_command *cmd)
     for (size_t k = 0; k < cmd->nparams; k++) {
         const smtp_param *p = &cmd->params[k];
         for (size_t j = 0; j < k; j++)
-            if (slices_eq_ci(p->keyword, cmd->params[j].keyword))
+            if (mr_slices_eq_ci(p->keyword, cmd->params[j].keyword))
                 return fail(c, MR_E_SYNTAX, "esmtp-param", (size_t)(p->keyword.p - c->s));
         if (check_param(c, cmd->verb, p))
             return MR_ERROR;
@@ -809,29 +796,6 @@ static int parse_bdat(cur *c, smtp_command *cmd, const smtp_command_limits *lim)
     return expect_end(c, "bdat-cmd");
 }
 
-/* base64 (RFC 4954 4): 4-char groups, "=" padding only at the end; empty is valid.
- * Returns 1, or 0 with *bad the offset of the first bad byte (n when the length is wrong). */
-static int b64_valid(const char *p, size_t n, size_t *bad)
-{
-    size_t i = 0;
-    while (i < n && is_b64((unsigned char)p[i]))
-        i++;
-    size_t data = i, pad = 0;
-    while (i < n && p[i] == '=' && pad < 2) {
-        i++;
-        pad++;
-    }
-    if (i < n) {
-        *bad = i;
-        return 0;
-    }
-    if ((data + pad) % 4 != 0) {
-        *bad = n;
-        return 0;
-    }
-    return 1;
-}
-
 /* auth-command = "AUTH" SP sasl-mech [SP initial-response] ; initial-response = base64 / "="
  * sasl-mech = 1*20(UPPER-ALPHA / DIGIT / "-" / "_") (RFC 4422 3.1) */
 static int parse_auth(cur *c, smtp_command *cmd)
@@ -864,7 +828,7 @@ static int parse_auth(cur *c, smtp_command *cmd)
     mr_slice v = slice(c, ir, c->i);
     if (!mr_slice_eq(v, "=")) {
         size_t bad;
-        if (strict(c) && !b64_valid(v.p, v.n, &bad))
+        if (strict(c) && b64_syntax_check(v.p, v.n, &bad))
             return fail(c, MR_E_BASE64, "initial-response", ir + bad);
         cmd->initial_response = v;
     }
@@ -1013,19 +977,9 @@ int smtp_auth_response_parse(const char *buf, size_t len, mr_mode mode,
     int r = mr_line_next(buf, len, max, mode, NULL, &line, err);
     if (r <= 0)
         return r;
-    if (check_controls(line.p, line.n, MR_STRICT, err))
+    if (check_controls(line.p, line.n, MR_STRICT, err) ||
+        sasl_response_text_check(line, mode, SASL_TEXT_WORD, response, cancel, err))
         return MR_ERROR;
-    *cancel = mr_slice_eq(line, "*");
-    response->p = line.p;
-    response->n = *cancel ? 0 : line.n;
-    if (*cancel)
-        return r;
-    for (size_t i = 0; i < line.n; i++)
-        if ((unsigned char)line.p[i] <= ' ' || (unsigned char)line.p[i] >= 0x7F)
-            return mr_fail(err, MR_E_BASE64, "base64", i);
-    size_t bad;
-    if (mode == MR_STRICT && !b64_valid(line.p, line.n, &bad))
-        return mr_fail(err, MR_E_BASE64, "base64", bad);
     return r;
 }
 
@@ -1039,25 +993,6 @@ const smtp_param *smtp_command_param(const smtp_command *cmd, const char *keywor
 
 /* ---- writer ---- */
 
-/* A field may not carry controls (CRLF injection) and, when it is one token, no blanks;
- * free text (a String, a local part, a password) may hold SP and HT. */
-static int check_field(mr_slice s, int space_ok, const char *rule, mr_error *err)
-{
-    for (size_t i = 0; i < s.n; i++) {
-        unsigned char ch = (unsigned char)s.p[i];
-        if (ch == 0)
-            return mr_fail(err, MR_E_NUL, rule, i);
-        if (ch == ' ' || ch == '\t') {
-            if (!space_ok)
-                return mr_fail(err, MR_E_SYNTAX, rule, i);
-            continue;
-        }
-        if (ch < 0x20 || ch == 0x7F)
-            return mr_fail(err, MR_E_CTL, rule, i);
-    }
-    return 0;
-}
-
 static int need(mr_slice s, const char *rule, mr_error *err)
 {
     return s.n ? 0 : mr_fail(err, MR_E_EMPTY, rule, 0);
@@ -1067,8 +1002,10 @@ static int write_path(mr_out *o, const smtp_path *p, mr_error *err)
 {
     mr_out_char(o, '<');
     if (!p->null_path) {
-        if (need(p->local, "Local-part", err) || check_field(p->local, 1, "Local-part", err) ||
-            check_field(p->route, 0, "A-d-l", err) || check_field(p->domain, 0, "Domain", err))
+        if (need(p->local, "Local-part", err) ||
+            mr_out_field_check(p->local, 1, "Local-part", err) ||
+            mr_out_field_check(p->route, 0, "A-d-l", err) ||
+            mr_out_field_check(p->domain, 0, "Domain", err))
             return MR_ERROR;
         if (p->route.n) {
             mr_out_slice(o, p->route);
@@ -1091,8 +1028,8 @@ static int write_params(mr_out *o, const smtp_command *cmd, mr_error *err)
     for (size_t k = 0; k < cmd->nparams; k++) {
         const smtp_param *p = &cmd->params[k];
         if (need(p->keyword, "esmtp-keyword", err) ||
-            check_field(p->keyword, 0, "esmtp-keyword", err) ||
-            check_field(p->value, 0, "esmtp-value", err))
+            mr_out_field_check(p->keyword, 0, "esmtp-keyword", err) ||
+            mr_out_field_check(p->value, 0, "esmtp-value", err))
             return MR_ERROR;
         mr_out_char(o, ' ');
         mr_out_slice(o, p->keyword);
@@ -1109,7 +1046,7 @@ static int write_args(mr_out *o, const smtp_command *cmd, mr_error *err)
     switch (cmd->verb) {
     case SMTP_EHLO:
     case SMTP_HELO:
-        if (need(cmd->domain, "Domain", err) || check_field(cmd->domain, 0, "Domain", err))
+        if (need(cmd->domain, "Domain", err) || mr_out_field_check(cmd->domain, 0, "Domain", err))
             return MR_ERROR;
         mr_out_char(o, ' ');
         mr_out_slice(o, cmd->domain);
@@ -1128,8 +1065,8 @@ static int write_args(mr_out *o, const smtp_command *cmd, mr_error *err)
         return 0;
     case SMTP_AUTH:
         if (need(cmd->mechanism, "sasl-mech", err) ||
-            check_field(cmd->mechanism, 0, "sasl-mech", err) ||
-            check_field(cmd->initial_response, 0, "initial-response", err))
+            mr_out_field_check(cmd->mechanism, 0, "sasl-mech", err) ||
+            mr_out_field_check(cmd->initial_response, 0, "initial-response", err))
             return MR_ERROR;
         mr_out_char(o, ' ');
         mr_out_slice(o, cmd->mechanism);
@@ -1147,7 +1084,7 @@ static int write_args(mr_out *o, const smtp_command *cmd, mr_error *err)
     case SMTP_NOOP:
         if ((cmd->verb == SMTP_VRFY || cmd->verb == SMTP_EXPN) && need(cmd->string, "String", err))
             return MR_ERROR;
-        if (check_field(cmd->string, 1, "String", err))
+        if (mr_out_field_check(cmd->string, 1, "String", err))
             return MR_ERROR;
         if (cmd->string.n) {
             mr_out_char(o, ' ');
@@ -1175,16 +1112,5 @@ int smtp_command_write(char *dst, size_t cap, const smtp_command *cmd, mr_error 
 int smtp_auth_response_write(char *dst, size_t cap, mr_slice response, int cancel,
                              mr_error *err)
 {
-    mr_out o;
-    mr_out_init(&o, dst, cap);
-    if (cancel) {
-        mr_out_char(&o, '*');
-    } else {
-        for (size_t i = 0; i < response.n; i++)
-            if (!is_b64((unsigned char)response.p[i]) && response.p[i] != '=')
-                return mr_fail(err, MR_E_BASE64, "base64", i);
-        mr_out_slice(&o, response);
-    }
-    mr_out_str(&o, "\r\n");
-    return mr_out_result(&o, "base64", err);
+    return sasl_response_text_write(response, cancel, dst, cap, err);
 }

@@ -144,7 +144,9 @@ int smtp_command_parse(const char *buf, size_t len, mr_mode mode,
  * empty, or "*" to cancel the exchange. Returns the bytes consumed, with *response the base64
  * text (empty for "*" and for an empty line) and *cancel 1 for "*"; MR_NEED_MORE; MR_ERROR
  * (MR_E_BASE64 when strict base64 syntax fails; lenient takes any printable ASCII without
- * spaces). The line limit is lim->max_auth_line. */
+ * spaces). The line limit is lim->max_auth_line. Control bytes fail as in
+ * smtp_command_parse (rule "command-line"); the rest is sasl_response_text_check() with
+ * SASL_TEXT_WORD. */
 int smtp_auth_response_parse(const char *buf, size_t len, mr_mode mode,
                              const smtp_command_limits *lim, mr_slice *response, int *cancel,
                              mr_error *err);
@@ -162,7 +164,8 @@ const smtp_param *smtp_command_param(const smtp_command *cmd, const char *keywor
 int smtp_command_write(char *dst, size_t cap, const smtp_command *cmd, mr_error *err);
 
 /* Write an AUTH response line: base64 text + CRLF, or "*\r\n" when cancel is set. Same return
- * convention; MR_E_BASE64 when response holds a byte outside the base64 alphabet. */
+ * convention; MR_E_BASE64 when response holds a byte outside the base64 alphabet.
+ * The same as sasl_response_text_write(). */
 int smtp_auth_response_write(char *dst, size_t cap, mr_slice response, int cancel,
                              mr_error *err);
 

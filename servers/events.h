@@ -19,6 +19,9 @@
 #define EV_STARTTLS_DISCARDED "starttls-discarded-plaintext"
 #define EV_STARTTLS_KEPT "starttls-plaintext-kept"         /* vulnerable profile */
 #define EV_STARTTLS_ACCEPTED "starttls-plaintext-accepted" /* ... and then used */
+/* Written by the scenario interpreter in the client role: the server sent plaintext after its
+ * STARTTLS reply, before the handshake (response injection, CVE-2021-22947). bytes=N */
+#define EV_STARTTLS_INJECTED "starttls-injected-plaintext"
 #define EV_SILENT_PORT "silent-port"
 #define EV_NO_CLIENT_HELLO "no-client-hello"
 #define EV_IDLE_TIMEOUT "idle-timeout"

@@ -67,6 +67,8 @@ struct conn {
     conn_phase phase;
     int first_input_seen;
     int starttls_pending;        /* session asked for TLS; upgrade once output is flushed */
+    int plain_socket;            /* bev is a plain socket bufferevent: replies may be sent directly */
+    int in_feed;                 /* inside feed_session(): the session is consuming input */
     int reading_paused;          /* back-pressure */
     struct evbuffer *carried;    /* vulnerable STARTTLS: plaintext kept for after the handshake */
     session *sess;
@@ -200,17 +202,42 @@ static void conn_free(conn *c)
     free(c);
 }
 
+/* Bytes queued for the client that the kernel does not have yet: with TLS, the filter's
+ * output plus the records waiting in the socket bufferevent under it. (The filter drains
+ * into the socket bufferevent at once, so its own output being empty is not enough: freeing
+ * the connection then would drop the last reply -- a QUIT's 221, a LOGOUT's BYE.) */
+static size_t output_pending(const conn *c)
+{
+    if (!c->bev)
+        return 0;
+    size_t n = evbuffer_get_length(bufferevent_get_output(c->bev));
+    struct bufferevent *under = bufferevent_get_underlying(c->bev);
+    if (under)
+        n += evbuffer_get_length(bufferevent_get_output(under));
+    return n;
+}
+
+static void on_flush_check(evutil_socket_t fd, short what, void *arg);
+
 /* Close now if nothing is left to send, else once the output drains. */
 static void conn_close_after_flush(conn *c, const char *reason)
 {
     if (!c->close_reason)
         c->close_reason = reason;
     c->phase = PHASE_CLOSING;
-    if (!c->bev || evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+    if (output_pending(c) == 0) {
         conn_free(c);
         return;
     }
     bufferevent_disable(c->bev, EV_READ);
+    if (bufferevent_get_underlying(c->bev) && !c->timer) {
+        /* the filter's write callback does not see the socket drain: look every few ms */
+        c->sniff_deadline = 0;
+        struct timeval tv = {0, 5000};
+        c->timer = evtimer_new(c->srv->base, on_flush_check, c);
+        if (c->timer)
+            evtimer_add(c->timer, &tv);
+    }
 }
 
 /* ---- session_io over the connection ----------------------------------------------------- */
@@ -221,6 +248,19 @@ static void io_send(void *ctx, const char *p, size_t n)
     if (!c->bev || c->phase == PHASE_CLOSING)
         return;
     transcript_data(c->tr, c->info.conn_id, 'S', p, n, 0);
+    if (c->plain_socket && n && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+        /* Nothing queued: hand the reply to the kernel now. A request/response protocol then
+         * costs one write per reply, not a write-event round trip of the loop (two epoll_ctl
+         * and an epoll_wait); what does not fit goes to the bufferevent as usual, so order and
+         * back-pressure are unchanged. */
+        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+        }
+        if (n == 0)
+            return;
+    }
     bufferevent_write(c->bev, p, n);
 }
 
@@ -240,7 +280,9 @@ static void io_start_tls(void *ctx)
         return;
     }
     c->starttls_pending = 1;
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+    /* the upgrade starts once the reply is out and the STARTTLS line has been drained from
+     * the input: at the end of feed_session(), or in on_write() */
+    if (!c->in_feed && output_pending(c) == 0)
         begin_starttls(c);
 }
 
@@ -285,6 +327,7 @@ static int check_first_input(conn *c, struct evbuffer *in)
 static void feed_session(conn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
+    c->in_feed = 1;
     while (c->phase == PHASE_SESSION && !c->starttls_pending) {
         size_t avail = evbuffer_get_length(in);
         if (avail == 0)
@@ -310,15 +353,32 @@ static void feed_session(conn *c)
                 /* The session wants more than we may hand it at once: its limits failed. */
                 conn_event(c, "session-stalled bytes=%zu", chunk);
                 conn_close_after_flush(c, "session-stalled");
+                return; /* c may be gone */
             }
             break;
         }
     }
+    c->in_feed = 0;
     if (c->phase == PHASE_CLOSING)
         conn_close_after_flush(c, c->close_reason);
+    else if (c->starttls_pending && c->phase == PHASE_SESSION && output_pending(c) == 0)
+        begin_starttls(c);
 }
 
 /* ---- callbacks -------------------------------------------------------------------------- */
+
+static void on_flush_check(evutil_socket_t fd, short what, void *arg)
+{
+    conn *c = arg;
+    (void)fd, (void)what;
+    /* give up after about 10 s (2000 checks): a peer that reads nothing is not waited for */
+    if (output_pending(c) == 0 || ++c->sniff_deadline > 2000) {
+        conn_free(c);
+        return;
+    }
+    struct timeval tv = {0, 5000};
+    evtimer_add(c->timer, &tv);
+}
 
 static void on_read(struct bufferevent *bev, void *arg)
 {
@@ -344,7 +404,8 @@ static void on_write(struct bufferevent *bev, void *arg)
     if (pending > 0)
         return;
     if (c->phase == PHASE_CLOSING) {
-        conn_free(c);
+        if (output_pending(c) == 0)
+            conn_free(c);
         return;
     }
     if (c->starttls_pending) {
@@ -483,6 +544,7 @@ static void begin_starttls(conn *c)
         return;
     }
     c->bev = tls;
+    c->plain_socket = 0;
     c->phase = PHASE_HANDSHAKE;
     bufferevent_setcb(tls, on_read, on_write, on_event, c);
     bufferevent_set_timeouts(tls, &(struct timeval){c->srv->limits.handshake_timeout_s, 0}, NULL);
@@ -707,6 +769,7 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct soc
             conn_free(c);
             return;
         }
+        c->plain_socket = 1;
         bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
         start_session(c);
     }

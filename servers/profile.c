@@ -252,6 +252,8 @@ static const keydef pop3_keys[] = {
     LOGIN_KEY(profile_pop3, "tls"),
     K("capa", KT_CAPS, .flags = KF_REQ, .offset = offsetof(profile_pop3, s.caps), .min = PROFILE_POP3,
       .doc = "CAPA lines, comma-separated; markers {sasl} {stls} {user}"),
+    K("sasl_ir", KT_BOOL, .offset = offsetof(profile_pop3, sasl_ir), .def = "yes",
+      .doc = "no: AUTH with an initial response (RFC 5034) gets auth_ir_refused; the client must wait for the challenge"),
     PROFILE_POP3_REPLIES(POP3_TPL)
 };
 

@@ -274,6 +274,7 @@ typedef struct profile_caps {
     X(data_start, REQ, NULL, 0, "354 answering DATA") \
     X(data_ok, REQ, NULL, TPL_BIT(TPL_SIZE), "message accepted after DATA") \
     X(bdat_ok, REQ, NULL, TPL_BIT(TPL_SIZE), "a BDAT chunk accepted ({size} octets)") \
+    X(delivery_failed, REQ, NULL, TPL_BIT(TPL_SIZE), "a message the store could not take (disk full, quota); a 4xx reply") \
     X(size_exceeded, REQ, NULL, TPL_BIT(TPL_SIZE), "message or SIZE= over size_limit") \
     X(too_many_rcpts, REQ, NULL, 0, "RCPT beyond max_recipients") \
     X(no_valid_rcpts, REQ, NULL, 0, "DATA/BDAT with no accepted recipient") \
@@ -303,6 +304,8 @@ typedef struct profile_caps {
     X(auth_mech_unsupported, FB, "auth_sasl_failed", TPL_BIT(TPL_USER) | TPL_BIT(TPL_MECH), "AUTH with a mechanism not offered now") \
     X(auth_bad_blob, FB, "auth_sasl_failed", TPL_BIT(TPL_USER) | TPL_BIT(TPL_MECH), "an AUTH response that is not valid base64 or SASL") \
     X(auth_cancelled, REQ, NULL, 0, "the client cancelled AUTH with '*'") \
+    X(auth_ir_refused, FB, "auth_sasl_failed", TPL_BIT(TPL_USER) | TPL_BIT(TPL_MECH), "AUTH with an initial response when sasl_ir = no") \
+    X(in_use, REQ, NULL, TPL_BIT(TPL_USER), "a login while another session holds the account's maildrop (RFC 2449 [IN-USE]); the session stays unauthenticated") \
     X(login_disabled, REQ, NULL, TPL_BIT(TPL_COMMAND), "USER/PASS while refused (login = tls before STLS, or never)") \
     X(unknown_command, REQ, NULL, PV_CMD, "an unknown command; {text} is the line as received (truncated)") \
     X(bad_state, FB, "unknown_command", PV_CMD, "a command not valid in this state") \
@@ -377,6 +380,7 @@ typedef struct profile_smtp {
 
 typedef struct profile_pop3 {
     profile_service s;
+    bool sasl_ir;                   /* sasl_ir: an initial response on the AUTH line is taken */
     profile_pop3_replies r;
 } profile_pop3;
 

@@ -148,16 +148,18 @@ def test_careless_and_careful(mailrig, pki, tmp_path):
 def test_timeout_kills_the_client_and_its_children(mailrig, tmp_path):
     clients = tmp_path / "clients"
     clients.mkdir()
+    # A duration no other process on the machine uses, so `ps` finds only ours.
+    nap = f"30.{os.getpid()}{int(time.monotonic() * 1000) % 100000}"
     (clients / "sleeper.ini").write_text(
         "[client]\nprogram = sh\nprotocols = imap\nstdin = none\n"
-        "arg = -c\narg = sleep 30 & sleep 30; echo never\n")
+        f"arg = -c\narg = sleep {nap} & sleep {nap}; echo never\n")
     start = time.monotonic()
     rc, facts, _ = run_client(mailrig, "sleeper", 1, [], tmp_path, timeout="300ms",
                               clients=clients)
     assert rc == 1 and facts["timed_out"] == "1"
     assert time.monotonic() - start < 10
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    assert "sleep 30" not in ps
+    assert f"sleep {nap}" not in ps
 
 
 def test_adapter_file_errors_name_file_and_line(mailrig, tmp_path):

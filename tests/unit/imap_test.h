@@ -137,10 +137,7 @@ static inline resp_ctx *resp_ok_n(const char *in, size_t n, mr_mode mode)
 {
     resp_ctx *c = resp_ctx_get(0);
     c->lim = limits_mode(mode);
-    int r = test_prefixes(resp_step, c, in, n);
-    if (r != (int)n)
-        fail_msg("response %.*s: got %d (%s, rule %s, offset %zu)", (int)n, in, r,
-                 mr_errcode_str(c->err.code), c->err.rule, c->err.offset);
+    test_prefixes_want(resp_step, c, in, n, (int)n, &c->err);
     frame_bytewise(IMAP_SIDE_RESPONSE, &c->lim, in, n);
     static char out[1 << 17];
     imap_wbuf w;
@@ -166,13 +163,7 @@ static inline void resp_err_n(const char *in, size_t n, mr_mode mode, mr_errcode
 {
     resp_ctx *c = resp_ctx_get(0);
     c->lim = limits_mode(mode);
-    int r = test_prefixes(resp_step, c, in, n);
-    if (r != MR_ERROR)
-        fail_msg("response %.*s: expected an error, got %d", (int)n, in, r);
-    if (c->err.code != code || strcmp(c->err.rule, rule) != 0 || c->err.offset != off)
-        fail_msg("response %.*s: got %s rule %s offset %zu; want %s rule %s offset %zu",
-                 (int)n, in, mr_errcode_str(c->err.code), c->err.rule, c->err.offset,
-                 mr_errcode_str(code), rule, off);
+    test_prefixes_fail(resp_step, c, in, n, &c->err, code, rule, off);
 }
 
 static inline void resp_err(const char *in, mr_mode mode, mr_errcode code, const char *rule,
@@ -185,10 +176,7 @@ static inline cmd_ctx *cmd_ok_n(const char *in, size_t n, mr_mode mode)
 {
     cmd_ctx *c = cmd_ctx_get(0);
     c->lim = limits_mode(mode);
-    int r = test_prefixes(cmd_step, c, in, n);
-    if (r != (int)n)
-        fail_msg("command %.*s: got %d (%s, rule %s, offset %zu)", (int)n, in, r,
-                 mr_errcode_str(c->err.code), c->err.rule, c->err.offset);
+    test_prefixes_want(cmd_step, c, in, n, (int)n, &c->err);
     frame_bytewise(IMAP_SIDE_COMMAND, &c->lim, in, n);
     static char out[1 << 17];
     imap_wbuf w;
@@ -214,13 +202,7 @@ static inline void cmd_err_n(const char *in, size_t n, mr_mode mode, mr_errcode 
 {
     cmd_ctx *c = cmd_ctx_get(0);
     c->lim = limits_mode(mode);
-    int r = test_prefixes(cmd_step, c, in, n);
-    if (r != MR_ERROR)
-        fail_msg("command %.*s: expected an error, got %d", (int)n, in, r);
-    if (c->err.code != code || strcmp(c->err.rule, rule) != 0 || c->err.offset != off)
-        fail_msg("command %.*s: got %s rule %s offset %zu; want %s rule %s offset %zu", (int)n,
-                 in, mr_errcode_str(c->err.code), c->err.rule, c->err.offset,
-                 mr_errcode_str(code), rule, off);
+    test_prefixes_fail(cmd_step, c, in, n, &c->err, code, rule, off);
 }
 
 static inline void cmd_err(const char *in, mr_mode mode, mr_errcode code, const char *rule, size_t off)
@@ -237,12 +219,6 @@ static inline void assert_tok(const imap_toks *t, unsigned i, int type, const ch
     mr_slice sl = imap_tok_slice(t, i);
     if (!mr_slice_eq(sl, s))
         fail_msg("token %u: '%.*s', want '%s'", i, (int)sl.n, sl.p, s);
-}
-
-static inline void assert_slice(mr_slice sl, const char *s)
-{
-    if (!mr_slice_eq(sl, s))
-        fail_msg("slice '%.*s', want '%s'", (int)sl.n, sl.p, s);
 }
 
 #endif

@@ -40,31 +40,11 @@ static inline int run_msg(msg_fn f, void *ctx, const char *msg, size_t n)
     return MR_ERROR; /* not reached */
 }
 
-#define SL(lit) ((mr_slice){(lit), sizeof(lit) - 1})
-
-static inline void assert_slice(mr_slice s, const char *want, size_t n)
-{
-    if (s.n != n)
-        fail_msg("slice has %zu bytes, want %zu (\"%.*s\")", s.n, n, (int)s.n, s.p ? s.p : "");
-    if (n)
-        assert_memory_equal(s.p, want, n);
-}
-
-#define assert_slice_lit(s, lit) assert_slice((s), (lit), sizeof(lit) - 1)
-
 static inline int slice_same(mr_slice a, mr_slice b)
 {
     if ((a.p == NULL) != (b.p == NULL) || a.n != b.n)
         return 0;
     return a.n == 0 || memcmp(a.p, b.p, a.n) == 0;
-}
-
-static inline void assert_err(const mr_error *e, mr_errcode code, const char *rule,
-                              size_t offset)
-{
-    if (e->code != code || strcmp(e->rule, rule) != 0 || e->offset != offset)
-        fail_msg("error {%s, %s, %zu}, want {%s, %s, %zu}", mr_errcode_str(e->code), e->rule,
-                 e->offset, mr_errcode_str(code), rule, offset);
 }
 
 #endif

@@ -81,3 +81,54 @@ int test_prefixes_str(prefix_step_fn step, void *ctx, const char *input)
 {
     return test_prefixes(step, ctx, input, strlen(input));
 }
+
+void test_prefixes_want(prefix_step_fn step, void *ctx, const char *input, size_t n, int want,
+                        const mr_error *err)
+{
+    int r = test_prefixes(step, ctx, input, n);
+    if (r != want)
+        fail_msg("\"%.*s\" gave %d, want %d (%s, rule %s, offset %zu)", (int)n, input, r, want,
+                 r == MR_ERROR ? mr_errcode_str(err->code) : "-",
+                 r == MR_ERROR ? err->rule : "-", r == MR_ERROR ? err->offset : 0);
+}
+
+void test_prefixes_fail(prefix_step_fn step, void *ctx, const char *input, size_t n,
+                        const mr_error *err, mr_errcode code, const char *rule, size_t offset)
+{
+    int r = test_prefixes(step, ctx, input, n);
+    if (r != MR_ERROR)
+        fail_msg("\"%.*s\" gave %d, expected an error", (int)n, input, r);
+    if (err->code != code || strcmp(err->rule, rule) != 0 || err->offset != offset)
+        fail_msg("\"%.*s\": got %s rule %s offset %zu, expected %s rule %s offset %zu", (int)n,
+                 input, mr_errcode_str(err->code), err->rule, err->offset,
+                 mr_errcode_str(code), rule, offset);
+}
+
+int slices_equal(mr_slice a, mr_slice b)
+{
+    return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
+}
+
+void assert_slice_at(const char *file, int line, mr_slice s, const char *want, size_t n)
+{
+    if (s.n == n && (n == 0 || memcmp(s.p, want, n) == 0))
+        return;
+    print_error("ERROR: slice \"%.*s\" (%zu bytes), want \"%.*s\" (%zu bytes)\n", (int)s.n,
+                s.p ? s.p : "", s.n, (int)n, want, n);
+    _fail(file, line);
+}
+
+void assert_slice_str_at(const char *file, int line, mr_slice s, const char *str)
+{
+    assert_slice_at(file, line, s, str, strlen(str));
+}
+
+void assert_err_at(const char *file, int line, const mr_error *e, mr_errcode code,
+                   const char *rule, size_t offset)
+{
+    if (e->code == code && e->rule && strcmp(e->rule, rule) == 0 && e->offset == offset)
+        return;
+    print_error("ERROR: error {%s, %s, %zu}, want {%s, %s, %zu}\n", mr_errcode_str(e->code),
+                e->rule ? e->rule : "(null)", e->offset, mr_errcode_str(code), rule, offset);
+    _fail(file, line);
+}

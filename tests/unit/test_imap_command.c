@@ -418,9 +418,7 @@ static void search_keys(void **state)
     imap_command cmd;
     mr_error err;
     assert_int_equal(imap_command_next(in, n, &lim, &cmd, tok, NTOK, &err), MR_ERROR);
-    assert_int_equal(err.code, MR_E_LIMIT_DEPTH);
-    assert_string_equal(err.rule, "search-key");
-    assert_int_equal(err.offset, 9 + 4 * 64);
+    assert_err(&err, MR_E_LIMIT_DEPTH, "search-key", 9 + 4 * 64);
     n = (size_t)snprintf(in, 64, "a SEARCH ");
     for (size_t k = 0; k < depth; k++)
         in[n++] = '(';

@@ -169,9 +169,7 @@ static void lines(void **state)
     lim.mode = MR_STRICT;
     check_splits(IMAP_SIDE_RESPONSE, &lim, "* OK a\r\n* OK b\n", 15, &t);
     assert_text(&t, "* OK a\r\n[I][E]");
-    assert_int_equal(t.err.code, MR_E_BARE_LF);
-    assert_string_equal(t.err.rule, "CRLF");
-    assert_int_equal(t.err.offset, 6);
+    assert_err(&t.err, MR_E_BARE_LF, "CRLF", 6);
 }
 
 static void inline_literals(void **state)
@@ -305,9 +303,7 @@ static void errors(void **state)
     /* literal sizes: over the limit, 4 GiB, more digits than fit -- at the "{" */
     check_splits(IMAP_SIDE_RESPONSE, &lim, "* 1 FETCH (BODY[] {4294967295}\r\n", 32, &t);
     assert_text(&t, "[E]");
-    assert_int_equal(t.err.code, MR_E_LIMIT_LITERAL);
-    assert_string_equal(t.err.rule, "literal");
-    assert_int_equal(t.err.offset, 18);
+    assert_err(&t.err, MR_E_LIMIT_LITERAL, "literal", 18);
     const char *digits = "a APPEND x {123456789012345678901234567890}\r\n";
     check_splits(IMAP_SIDE_COMMAND, &lim, digits, strlen(digits), &t);
     assert_int_equal(t.err.code, MR_E_LIMIT_LITERAL);
@@ -368,9 +364,7 @@ static void errors(void **state)
     check_splits(IMAP_SIDE_RESPONSE, &lim, "* 1 X {10}\r\n0123456789 abcdefg\r\n", 32, &t);
     assert_int_equal(t.items, 1);
     check_splits(IMAP_SIDE_RESPONSE, &lim, "* 1 X {30}\r\n", 12, &t);
-    assert_int_equal(t.err.code, MR_E_LIMIT_COUNT);
-    assert_string_equal(t.err.rule, "literal");
-    assert_int_equal(t.err.offset, 6);
+    assert_err(&t.err, MR_E_LIMIT_COUNT, "literal", 6);
     /* streamed payloads do not count against item_max */
     lim.inline_literal_max = 8;
     const char *big = "* 1 X {40}\r\n0123456789012345678901234567890123456789)\r\n";

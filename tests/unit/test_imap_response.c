@@ -830,9 +830,7 @@ static void bad_inputs(void **state)
     assert_int_equal(imap_response_parse("* 1 FETCH (BODY[] {5}\r\nab)\r\n", 28, NULL, &r, tok, 8,
                                          &err),
                      MR_ERROR);
-    assert_int_equal(err.code, MR_E_SYNTAX);
-    assert_string_equal(err.rule, "literal");
-    assert_int_equal(err.offset, 23);
+    assert_err(&err, MR_E_SYNTAX, "literal", 23);
     /* two items handed over as one */
     assert_int_equal(imap_response_parse("* OK a\r\n* OK b\r\n", 16, NULL, &r, tok, 8, &err),
                      MR_ERROR);
@@ -875,9 +873,7 @@ static void limits(void **state)
     lim.tokens_max = 4;
     assert_int_equal(imap_response_next("* SEARCH 1 2 3 4 5\r\n", 20, &lim, &r, tok, NTOK, &err),
                      MR_ERROR);
-    assert_int_equal(err.code, MR_E_LIMIT_COUNT);
-    assert_string_equal(err.rule, "tokens");
-    assert_int_equal(err.offset, 17);
+    assert_err(&err, MR_E_LIMIT_COUNT, "tokens", 17);
     assert_int_equal(imap_response_next("* SEARCH 1 2 3 4\r\n", 18, &lim, &r, tok, NTOK, &err),
                      18);
     assert_int_equal(imap_response_next("* SEARCH 1 2 3 4\r\n", 18, &lim, &r, tok, 3, &err),

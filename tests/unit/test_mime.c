@@ -77,14 +77,6 @@ static void parsed_free(parsed *m)
     guard_free(m->buf, m->len);
 }
 
-#define assert_slice(s, lit)                                                                  \
-    do {                                                                                      \
-        mr_slice s_ = (s);                                                                    \
-        const char *l_ = (lit);                                                               \
-        if (s_.n != strlen(l_) || memcmp(s_.p, l_, s_.n) != 0)                                \
-            fail_msg("slice \"%.*s\" != \"%s\"", (int)s_.n, s_.p, l_);                        \
-    } while (0)
-
 static mr_slice S(const char *s)
 {
     mr_slice r = {s, strlen(s)};
@@ -188,9 +180,7 @@ static void fields_errors(void **state)
         memset(&err, 0, sizeof err);
         if (mime_field_next(h.p, h.n, MR_STRICT, NULL, &f, &err) != MR_ERROR)
             fail_msg("case %zu: not an error", i);
-        assert_int_equal(err.code, cases[i].code);
-        assert_string_equal(err.rule, cases[i].rule);
-        assert_int_equal(err.offset, cases[i].offset);
+        assert_err(&err, cases[i].code, cases[i].rule, cases[i].offset);
         G_free(h);
     }
     /* NUL: its own code */
@@ -404,9 +394,7 @@ static void content_type_errors(void **state)
     mr_slice v = G(deep), t, st, params;
     mr_error err;
     assert_int_equal(mime_content_type(v, MR_LENIENT, NULL, &t, &st, &params, &err), MR_ERROR);
-    assert_int_equal(err.code, MR_E_LIMIT_DEPTH);
-    assert_string_equal(err.rule, "comment");
-    assert_int_equal(err.offset, 11 + 32);
+    assert_err(&err, MR_E_LIMIT_DEPTH, "comment", 11 + 32);
     G_free(v);
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "proto/mr.h"
+#include "proto/mr_out.h"
 #include "tests/unit/support.h"
 
 typedef struct line_ctx {
@@ -129,8 +130,76 @@ static void slices(void **state)
     assert_false(mr_slice_eq(s, "capability"));
     assert_true(mr_slice_eq(s, "CAPABILITY"));
     assert_false(mr_slice_eq_ci(s, "CAPABILITIES"));
+    assert_true(mr_slices_eq_ci(s, (mr_slice){"CapaBility", 10}));
+    assert_false(mr_slices_eq_ci(s, (mr_slice){"CapaBilitY!", 11}));
+    assert_false(mr_slices_eq_ci((mr_slice){"a[", 2}, (mr_slice){"A{", 2})); /* ASCII only */
+    assert_true(mr_slices_eq_ci((mr_slice){"", 0}, (mr_slice){NULL, 0}));
     assert_string_equal(mr_errcode_str(MR_E_BARE_LF), "bare LF (line end without CR)");
     assert_string_equal(mr_errcode_str((mr_errcode)999), "unknown error");
+}
+
+/* The bounded output builder every writer shares: the output's first cap bytes, the length
+ * needed, never a byte past cap (the buffer ends at a guard page). */
+static void out_builder(void **state)
+{
+    (void)state;
+    const char *want = "a1 OK 18446744073709551615 done\r\n";
+    size_t n = strlen(want);
+    for (size_t cap = 0; cap <= n; cap++) {
+        char *buf = guard_dup(want, cap);
+        memset(buf, '#', cap);
+        mr_out o;
+        mr_out_init(&o, buf, cap);
+        mr_out_str(&o, "a1");
+        mr_out_char(&o, ' ');
+        mr_out_slice(&o, (mr_slice){"OK ", 3});
+        mr_out_u64(&o, UINT64_MAX);
+        mr_out_put(&o, " done", 5);
+        mr_out_put(&o, NULL, 0);
+        mr_out_str(&o, "\r\n");
+        mr_error err;
+        assert_int_equal(mr_out_result(&o, "line", &err), (int)n);
+        if (cap)
+            assert_memory_equal(buf, want, cap);
+        guard_free(buf, cap);
+    }
+    mr_out o;
+    mr_out_init(&o, NULL, 100); /* a size query */
+    mr_out_u64(&o, 0);
+    assert_int_equal(mr_out_result(&o, "x", NULL), 1);
+    /* more than MR_LIMIT_MAX is an error, never a wrapped count (the bytes are not read) */
+    mr_out_init(&o, NULL, 0);
+    mr_out_put(&o, "x", 1);
+    mr_out_put(&o, "", MR_LIMIT_MAX);
+    mr_out_put(&o, "x", 1);
+    mr_error err;
+    assert_int_equal(mr_out_result(&o, "reply", &err), MR_ERROR);
+    assert_err(&err, MR_E_LIMIT_LITERAL, "reply", 0);
+    assert_int_equal(mr_out_result_at(&o, "message", MR_LIMIT_MAX, &err), MR_ERROR);
+    assert_int_equal(err.offset, MR_LIMIT_MAX);
+    mr_out_init(&o, NULL, 0);
+    mr_out_put(&o, "", MR_LIMIT_MAX);
+    assert_int_equal(mr_out_result(&o, "x", &err), (int)MR_LIMIT_MAX);
+}
+
+/* What a line writer refuses to copy from an API input (no CRLF injection). */
+static void out_field_check(void **state)
+{
+    (void)state;
+    mr_error err;
+    assert_int_equal(mr_out_field_check(SL("tony@contoso.com"), 0, "name", &err), 0);
+    assert_int_equal(mr_out_field_check(SL("a b\tc"), 1, "text", &err), 0);
+    assert_int_equal(mr_out_field_check(SL("caf\xc3\xa9"), 0, "name", &err), 0); /* 8-bit passes */
+    assert_int_equal(mr_out_field_check(SL("a b"), 0, "name", &err), MR_ERROR);
+    assert_err(&err, MR_E_SYNTAX, "name", 1);
+    assert_int_equal(mr_out_field_check(SL("a\tb"), 0, "name", &err), MR_ERROR);
+    assert_err(&err, MR_E_SYNTAX, "name", 1);
+    assert_int_equal(mr_out_field_check(SL("ok\r\nQUIT"), 1, "text", &err), MR_ERROR);
+    assert_err(&err, MR_E_CTL, "text", 2);
+    assert_int_equal(mr_out_field_check(SL("x\0"), 1, "text", &err), MR_ERROR);
+    assert_err(&err, MR_E_NUL, "text", 1);
+    assert_int_equal(mr_out_field_check(SL("x\x7f"), 1, "text", &err), MR_ERROR);
+    assert_err(&err, MR_E_CTL, "text", 1);
 }
 
 int main(void)
@@ -140,7 +209,8 @@ int main(void)
         cmocka_unit_test(line_empty),       cmocka_unit_test(line_limit),
         cmocka_unit_test(line_hundred_megabytes), cmocka_unit_test(line_scanned_resumes),
         cmocka_unit_test(u64_parse),        cmocka_unit_test(utf8_check),
-        cmocka_unit_test(slices),
+        cmocka_unit_test(slices),           cmocka_unit_test(out_builder),
+        cmocka_unit_test(out_field_check),
     };
     return cmocka_run_group_tests_name("mr", tests, NULL, NULL);
 }

@@ -14,21 +14,6 @@
 #include "proto/pop3.h"
 #include "tests/unit/support.h"
 
-#define assert_slice(s, lit)                                                                  \
-    do {                                                                                      \
-        mr_slice s_ = (s);                                                                    \
-        const char *l_ = (lit);                                                               \
-        if (s_.n != strlen(l_) || (s_.n && memcmp(s_.p, l_, s_.n) != 0))                      \
-            fail_msg("slice \"%.*s\" != \"%s\"", (int)s_.n, s_.p ? s_.p : "", l_);            \
-    } while (0)
-
-#define S(lit) ((mr_slice){lit, sizeof lit - 1})
-
-static int slices_equal(mr_slice a, mr_slice b)
-{
-    return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
-}
-
 /* ---- commands ---- */
 
 typedef struct cmd_ctx {
@@ -73,11 +58,7 @@ static void cmd_round_trip(const cmd_ctx *c)
 
 static const pop3_command *cmd_ok(cmd_ctx *c, const char *line)
 {
-    int r = test_prefixes_str(cmd_step, c, line);
-    if (r != (int)strlen(line))
-        fail_msg("\"%s\" gave %d (%s, rule %s, offset %zu)", line, r,
-                 r == MR_ERROR ? mr_errcode_str(c->err.code) : "-",
-                 r == MR_ERROR ? c->err.rule : "-", r == MR_ERROR ? c->err.offset : 0);
+    test_prefixes_want(cmd_step, c, line, strlen(line), (int)strlen(line), &c->err);
     cmd_round_trip(c);
     return &c->cmd;
 }
@@ -85,13 +66,7 @@ static const pop3_command *cmd_ok(cmd_ctx *c, const char *line)
 static void cmd_bad(cmd_ctx *c, const char *line, mr_errcode code, const char *rule,
                     size_t offset)
 {
-    int r = test_prefixes_str(cmd_step, c, line);
-    if (r != MR_ERROR)
-        fail_msg("\"%s\" gave %d, expected an error", line, r);
-    if (c->err.code != code || strcmp(c->err.rule, rule) != 0 || c->err.offset != offset)
-        fail_msg("\"%s\": got %s rule %s offset %zu, expected %s rule %s offset %zu", line,
-                 mr_errcode_str(c->err.code), c->err.rule, c->err.offset, mr_errcode_str(code),
-                 rule, offset);
+    test_prefixes_fail(cmd_step, c, line, strlen(line), &c->err, code, rule, offset);
 }
 
 static void commands(void **state)
@@ -265,10 +240,10 @@ static void auth_exchange(void **state)
                      MR_ERROR);
     assert_int_equal(err.offset, 3);
     char out[64];
-    assert_int_equal(pop3_auth_response_write(out, sizeof out, S("dGVzdA=="), 0, &err), 10);
+    assert_int_equal(pop3_auth_response_write(out, sizeof out, SL("dGVzdA=="), 0, &err), 10);
     assert_memory_equal(out, "dGVzdA==\r\n", 10);
-    assert_int_equal(pop3_auth_response_write(out, sizeof out, S("x\r\n"), 0, &err), MR_ERROR);
-    assert_int_equal(pop3_auth_response_write(out, sizeof out, S(""), 1, &err), 3);
+    assert_int_equal(pop3_auth_response_write(out, sizeof out, SL("x\r\n"), 0, &err), MR_ERROR);
+    assert_int_equal(pop3_auth_response_write(out, sizeof out, SL(""), 1, &err), 3);
 }
 
 static void command_writer(void **state)
@@ -276,14 +251,14 @@ static void command_writer(void **state)
     (void)state;
     char out[128];
     mr_error err;
-    pop3_command cmd = {.verb = POP3_USER, .name = S("a\r\nDELE 1")};
+    pop3_command cmd = {.verb = POP3_USER, .name = SL("a\r\nDELE 1")};
     assert_int_equal(pop3_command_write(out, sizeof out, &cmd, &err), MR_ERROR);
     assert_int_equal(err.code, MR_E_CTL);
     assert_int_equal(err.offset, 1);
-    cmd.name = S("two words");
+    cmd.name = SL("two words");
     assert_int_equal(pop3_command_write(out, sizeof out, &cmd, &err), MR_ERROR);
     assert_int_equal(err.code, MR_E_SYNTAX);
-    cmd.name = S("");
+    cmd.name = SL("");
     assert_int_equal(pop3_command_write(out, sizeof out, &cmd, &err), MR_ERROR);
     assert_int_equal(err.code, MR_E_EMPTY);
     pop3_command top = {.verb = POP3_TOP, .msg = 3, .lines = 10, .has_msg = 1};
@@ -312,11 +287,7 @@ static int resp_step(void *vctx, const char *buf, size_t len)
 static const pop3_response *resp_ok(resp_ctx *c, mr_mode mode, const char *line)
 {
     c->mode = mode;
-    int r = test_prefixes_str(resp_step, c, line);
-    if (r != (int)strlen(line))
-        fail_msg("\"%s\" gave %d (%s, rule %s, offset %zu)", line, r,
-                 r == MR_ERROR ? mr_errcode_str(c->err.code) : "-",
-                 r == MR_ERROR ? c->err.rule : "-", r == MR_ERROR ? c->err.offset : 0);
+    test_prefixes_want(resp_step, c, line, strlen(line), (int)strlen(line), &c->err);
     char out[16384];
     mr_error err;
     int n = pop3_response_write(out, sizeof out, &c->resp, &err);
@@ -333,13 +304,7 @@ static void resp_bad(mr_mode mode, const char *line, mr_errcode code, const char
                      size_t offset)
 {
     resp_ctx c = {.mode = mode};
-    int r = test_prefixes_str(resp_step, &c, line);
-    if (r != MR_ERROR)
-        fail_msg("\"%s\" gave %d, expected an error", line, r);
-    if (c.err.code != code || strcmp(c.err.rule, rule) != 0 || c.err.offset != offset)
-        fail_msg("\"%s\": got %s rule %s offset %zu, expected %s rule %s offset %zu", line,
-                 mr_errcode_str(c.err.code), c.err.rule, c.err.offset, mr_errcode_str(code),
-                 rule, offset);
+    test_prefixes_fail(resp_step, &c, line, strlen(line), &c.err, code, rule, offset);
 }
 
 static void responses(void **state)
@@ -386,8 +351,8 @@ static void responses(void **state)
     mr_slice stamp;
     assert_int_equal(pop3_apop_timestamp(r->text, &stamp), 1);
     assert_slice(stamp, "<1896.697170952@dbc.mtview.ca.us>");
-    assert_int_equal(pop3_apop_timestamp(S("no stamp <here>"), &stamp), 0);
-    assert_int_equal(pop3_apop_timestamp(S("broken <a@b"), &stamp), 0);
+    assert_int_equal(pop3_apop_timestamp(SL("no stamp <here>"), &stamp), 0);
+    assert_int_equal(pop3_apop_timestamp(SL("broken <a@b"), &stamp), 0);
     /* lenient */
     r = resp_ok(&c, MR_LENIENT, "+ok hi\n");
     assert_int_equal(r->status, POP3_OK);
@@ -432,14 +397,14 @@ static void response_writer(void **state)
     (void)state;
     char out[128];
     mr_error err;
-    pop3_response r = {.status = POP3_ERR, .code = S("IN-USE"), .text = S("locked")};
+    pop3_response r = {.status = POP3_ERR, .code = SL("IN-USE"), .text = SL("locked")};
     assert_int_equal(pop3_response_write(out, sizeof out, &r, &err), 22);
     assert_memory_equal(out, "-ERR [IN-USE] locked\r\n", 22);
-    r.text = S("x\r\n+OK");
+    r.text = SL("x\r\n+OK");
     assert_int_equal(pop3_response_write(out, sizeof out, &r, &err), MR_ERROR);
     assert_int_equal(err.code, MR_E_CTL);
-    r.text = S("");
-    r.code = S("A]B");
+    r.text = SL("");
+    r.code = SL("A]B");
     assert_int_equal(pop3_response_write(out, sizeof out, &r, &err), MR_ERROR);
     assert_int_equal(err.code, MR_E_SYNTAX);
     pop3_response cont = {.status = POP3_CONT};
@@ -473,28 +438,28 @@ static void listings(void **state)
     }
     assert_int_equal(at, strlen(body));
     /* single-line LIST n, STAT */
-    assert_int_equal(pop3_scan_listing(S("2 200"), MR_STRICT, NULL, &msg, &size, &err), 0);
-    assert_int_equal(pop3_scan_listing(S("2 200 extra"), MR_STRICT, NULL, &msg, &size, &err),
+    assert_int_equal(pop3_scan_listing(SL("2 200"), MR_STRICT, NULL, &msg, &size, &err), 0);
+    assert_int_equal(pop3_scan_listing(SL("2 200 extra"), MR_STRICT, NULL, &msg, &size, &err),
                      MR_ERROR);
     assert_int_equal(err.code, MR_E_TRAILING);
     assert_int_equal(err.offset, 5);
-    assert_int_equal(pop3_scan_listing(S("2 200 extra"), MR_LENIENT, NULL, &msg, &size, &err), 0);
-    assert_int_equal(pop3_scan_listing(S("0 200"), MR_STRICT, NULL, &msg, &size, &err), MR_ERROR);
-    assert_int_equal(pop3_scan_listing(S("2"), MR_STRICT, NULL, &msg, &size, &err), MR_ERROR);
+    assert_int_equal(pop3_scan_listing(SL("2 200 extra"), MR_LENIENT, NULL, &msg, &size, &err), 0);
+    assert_int_equal(pop3_scan_listing(SL("0 200"), MR_STRICT, NULL, &msg, &size, &err), MR_ERROR);
+    assert_int_equal(pop3_scan_listing(SL("2"), MR_STRICT, NULL, &msg, &size, &err), MR_ERROR);
     assert_int_equal(err.code, MR_E_EMPTY);
-    assert_int_equal(pop3_stat_listing(S("2 320"), MR_STRICT, NULL, &msg, &size, &err), 0);
+    assert_int_equal(pop3_stat_listing(SL("2 320"), MR_STRICT, NULL, &msg, &size, &err), 0);
     assert_true(msg == 2 && size == 320);
-    assert_int_equal(pop3_stat_listing(S("0 0 maildrop empty"), MR_STRICT, NULL, &msg, &size, &err), 0);
-    assert_int_equal(pop3_stat_listing(S("2 320x"), MR_STRICT, NULL, &msg, &size, &err), MR_ERROR);
-    assert_int_equal(pop3_stat_listing(S("2 99999999999"), MR_STRICT, NULL, &msg, &size, &err),
+    assert_int_equal(pop3_stat_listing(SL("0 0 maildrop empty"), MR_STRICT, NULL, &msg, &size, &err), 0);
+    assert_int_equal(pop3_stat_listing(SL("2 320x"), MR_STRICT, NULL, &msg, &size, &err), MR_ERROR);
+    assert_int_equal(pop3_stat_listing(SL("2 99999999999"), MR_STRICT, NULL, &msg, &size, &err),
                      MR_ERROR);
     assert_int_equal(err.code, MR_E_LIMIT_LITERAL);
     /* UIDL (RFC 1939 7 examples) */
     mr_slice uid;
-    assert_int_equal(pop3_uidl_listing(S("1 whqtswO00WBw418f9t5JxYwZ"), MR_STRICT, NULL, &msg, &uid,
+    assert_int_equal(pop3_uidl_listing(SL("1 whqtswO00WBw418f9t5JxYwZ"), MR_STRICT, NULL, &msg, &uid,
                                        &err), 0);
     assert_slice(uid, "whqtswO00WBw418f9t5JxYwZ");
-    assert_int_equal(pop3_uidl_listing(S("2 QhdPYR:00WBw1Ph7x7"), MR_STRICT, NULL, &msg, &uid, &err), 0);
+    assert_int_equal(pop3_uidl_listing(SL("2 QhdPYR:00WBw1Ph7x7"), MR_STRICT, NULL, &msg, &uid, &err), 0);
     assert_true(msg == 2);
     char longuid[80] = "1 ";
     memset(longuid + 2, 'u', 71);
@@ -502,9 +467,9 @@ static void listings(void **state)
                      MR_ERROR);
     assert_string_equal(err.rule, "unique-id");
     assert_int_equal(pop3_uidl_listing((mr_slice){longuid, 72}, MR_STRICT, NULL, &msg, &uid, &err), 0);
-    assert_int_equal(pop3_uidl_listing(S("1 a b"), MR_STRICT, NULL, &msg, &uid, &err), MR_ERROR);
-    assert_int_equal(pop3_uidl_listing(S("1 a b"), MR_LENIENT, NULL, &msg, &uid, &err), 0);
-    assert_int_equal(pop3_uidl_listing(S("1 "), MR_STRICT, NULL, &msg, &uid, &err), MR_ERROR);
+    assert_int_equal(pop3_uidl_listing(SL("1 a b"), MR_STRICT, NULL, &msg, &uid, &err), MR_ERROR);
+    assert_int_equal(pop3_uidl_listing(SL("1 a b"), MR_LENIENT, NULL, &msg, &uid, &err), 0);
+    assert_int_equal(pop3_uidl_listing(SL("1 "), MR_STRICT, NULL, &msg, &uid, &err), MR_ERROR);
     /* a dot-stuffed listing line */
     mr_slice line;
     int end;
@@ -566,9 +531,9 @@ static void capa(void **state)
     assert_slice(cap.params, "PLAIN");
     assert_int_equal(pop3_capa_next(&it, &cap, &err), 0);
     /* write and read back */
-    pop3_capa caps[] = {{S("TOP"), S("")}, {S("SASL"), S("PLAIN XOAUTH2")}, {S("UIDL"), S("")}};
+    pop3_capa caps[] = {{SL("TOP"), SL("")}, {SL("SASL"), SL("PLAIN XOAUTH2")}, {SL("UIDL"), SL("")}};
     char out[256];
-    int n = pop3_capa_write(out, sizeof out, S("Capability list follows"), caps, 3, &err);
+    int n = pop3_capa_write(out, sizeof out, SL("Capability list follows"), caps, 3, &err);
     const char *want = "+OK Capability list follows\r\nTOP\r\nSASL PLAIN XOAUTH2\r\nUIDL\r\n.\r\n";
     assert_int_equal(n, (int)strlen(want));
     assert_memory_equal(out, want, strlen(want));
@@ -582,10 +547,10 @@ static void capa(void **state)
         assert_true(slices_equal(cap.params, caps[k].params));
     }
     assert_int_equal(pop3_capa_next(&it, &cap, &err), 0);
-    caps[1].tag = S(".DOT");
-    assert_int_equal(pop3_capa_write(out, sizeof out, S(""), caps, 3, &err), MR_ERROR);
-    caps[1].tag = S("A\nB");
-    assert_int_equal(pop3_capa_write(out, sizeof out, S(""), caps, 3, &err), MR_ERROR);
+    caps[1].tag = SL(".DOT");
+    assert_int_equal(pop3_capa_write(out, sizeof out, SL(""), caps, 3, &err), MR_ERROR);
+    caps[1].tag = SL("A\nB");
+    assert_int_equal(pop3_capa_write(out, sizeof out, SL(""), caps, 3, &err), MR_ERROR);
     assert_int_equal(err.code, MR_E_CTL);
 }
 

@@ -187,7 +187,7 @@ static void payload_decode(void **state)
         if (r != 0)
             fail_msg("case %zu \"%s\" failed: %s at %zu", i, pc->text, c.err.rule, c.err.offset);
         assert_int_equal(c.p.kind, pc->kind);
-        assert_slice(c.p.raw, pc->text, strlen(pc->text));
+        assert_slice_n(c.p.raw, pc->text, strlen(pc->text));
         assert_ptr_equal(c.p.raw.p, pc->text);
         if (pc->kind == SASL_PAYLOAD_DATA) {
             assert_int_equal(c.p.len, pc->data_n);
@@ -296,7 +296,7 @@ static void payload_round_trip(void **state)
                 assert_memory_equal(out, items[i].data, items[i].n);
             }
             if (p.kind == SASL_PAYLOAD_TEXT)
-                assert_slice(p.raw, items[i].data, items[i].n);
+                assert_slice_n(p.raw, items[i].data, items[i].n);
         }
     }
 }
@@ -423,6 +423,85 @@ static void response_line_write(void **state)
     assert_int_equal(test_prefixes(line_step, &c, out, (size_t)n), n);
     assert_int_equal(c.p.len, 4);
     assert_memory_equal(c.out, "\0u\0p", 4);
+}
+
+/* ---- the continuation line passed on undecoded (SMTP, POP3, IMAP) ------------------------ */
+
+typedef struct text_ctx {
+    mr_mode mode;
+    unsigned flags;
+    mr_slice b64;
+    int cancel;
+    mr_error err;
+} text_ctx;
+
+static int text_step(void *vctx, const char *msg, size_t n)
+{
+    text_ctx *c = vctx;
+    return sasl_response_text_check((mr_slice){msg, n}, c->mode, c->flags, &c->b64, &c->cancel,
+                                    &c->err);
+}
+
+static void response_text(void **state)
+{
+    (void)state;
+    for (unsigned flags = 0; flags <= SASL_TEXT_WORD; flags += SASL_TEXT_WORD) {
+        for (int m = 0; m < 2; m++) {
+            text_ctx c = {.mode = m ? MR_LENIENT : MR_STRICT, .flags = flags};
+            assert_int_equal(run_msg(text_step, &c, "dGlt", 4), 0);
+            assert_slice_lit(c.b64, "dGlt");
+            assert_int_equal(c.cancel, 0);
+            assert_int_equal(run_msg(text_step, &c, "*", 1), 0);
+            assert_int_equal(c.cancel, 1);
+            assert_int_equal(c.b64.n, 0);
+            assert_int_equal(run_msg(text_step, &c, "", 0), 0); /* an empty response */
+            assert_int_equal(c.cancel, 0);
+            if (m && flags) { /* lenient SMTP/POP3 take any word */
+                assert_int_equal(run_msg(text_step, &c, "dG=t", 4), 0);
+            } else {
+                assert_int_equal(run_msg(text_step, &c, "dG=t", 4), MR_ERROR);
+                assert_err(&c.err, MR_E_BASE64, "base64", 3);
+            }
+        }
+    }
+    /* strict: the length too; lenient IMAP only the shape; lenient SMTP/POP3 only the word */
+    text_ctx c = {.mode = MR_STRICT};
+    assert_int_equal(run_msg(text_step, &c, "dGltMQ", 6), MR_ERROR);
+    assert_err(&c.err, MR_E_BASE64, "base64", 6);
+    c.mode = MR_LENIENT;
+    assert_int_equal(run_msg(text_step, &c, "dGltMQ", 6), 0);
+    assert_int_equal(run_msg(text_step, &c, "dG!t", 4), MR_ERROR);
+    assert_err(&c.err, MR_E_BASE64, "base64", 2);
+    assert_int_equal(run_msg(text_step, &c, "dG t", 4), MR_ERROR);
+    assert_err(&c.err, MR_E_BASE64, "base64", 2);
+    c.flags = SASL_TEXT_WORD;
+    assert_int_equal(run_msg(text_step, &c, "dG!t", 4), 0);
+    assert_int_equal(run_msg(text_step, &c, "d=!t \x80", 6), MR_ERROR);
+    assert_err(&c.err, MR_E_BASE64, "base64", 4);
+    c.mode = MR_STRICT;
+    assert_int_equal(run_msg(text_step, &c, "d=!t\x80", 5), MR_ERROR);
+    assert_err(&c.err, MR_E_BASE64, "base64", 4); /* the word check comes first */
+}
+
+static void response_text_write(void **state)
+{
+    (void)state;
+    char out[16];
+    mr_error e;
+    assert_int_equal(sasl_response_text_write(SL("dGlt"), 0, out, sizeof out, &e), 6);
+    assert_memory_equal(out, "dGlt\r\n", 6);
+    assert_int_equal(sasl_response_text_write(SL("dGlt"), 1, out, sizeof out, &e), 3);
+    assert_memory_equal(out, "*\r\n", 3);
+    assert_int_equal(sasl_response_text_write(SL(""), 0, out, sizeof out, &e), 2);
+    assert_int_equal(sasl_response_text_write(SL("dGlt"), 0, NULL, 0, &e), 6);
+    assert_int_equal(sasl_response_text_write(SL("dG\r\n"), 0, out, sizeof out, &e), MR_ERROR);
+    assert_err(&e, MR_E_BASE64, "base64", 2);
+    /* and it reads back */
+    text_ctx c = {.mode = MR_STRICT};
+    int n = sasl_response_text_write(SL("AHUAcA=="), 0, out, sizeof out, &e);
+    assert_int_equal(n, 10);
+    assert_int_equal(run_msg(text_step, &c, out, (size_t)n - 2), 0);
+    assert_slice_lit(c.b64, "AHUAcA==");
 }
 
 /* ---- PLAIN -------------------------------------------------------------------------------- */
@@ -646,7 +725,7 @@ static void login_challenges(void **state)
         login_ctx c = {.mode = MR_STRICT};
         assert_int_equal(run_msg(login_ch_step, &c, cases[i].text, cases[i].n), 0);
         assert_int_equal(c.ch.prompt, cases[i].strict);
-        assert_slice(c.ch.text, cases[i].text, cases[i].n);
+        assert_slice_n(c.ch.text, cases[i].text, cases[i].n);
         c.mode = MR_LENIENT;
         assert_int_equal(run_msg(login_ch_step, &c, cases[i].text, cases[i].n), 0);
         if (c.ch.prompt != cases[i].lenient)
@@ -973,6 +1052,8 @@ int main(void)
         cmocka_unit_test(response_line_limits),
         cmocka_unit_test(response_line_resume),
         cmocka_unit_test(response_line_write),
+        cmocka_unit_test(response_text),
+        cmocka_unit_test(response_text_write),
         cmocka_unit_test(plain_rfc4616),
         cmocka_unit_test(plain_errors),
         cmocka_unit_test(plain_limits),
