@@ -535,6 +535,8 @@ static int standards_severity(const judge *J, int t)
 
 static void add_tls(judge *J, server_ctx *c, int t, int sev)
 {
+    /* the fix keeps the port: the label for what this port does, in the client's words */
+    c->fill.v[DIAG_PH_FIX_LABEL] = label_for(J, wire_of_mode(c->l->mode), c->sv->port);
     int std = standards_severity(J, t);
     if (std == -2)
         t = DIAG_T_PLAINTEXT_PASSWORD;
@@ -568,7 +570,7 @@ static void describe_reading(const judge *J, server_ctx *c, diag_wire w, int t, 
                            ? "works, but the password may cross in plaintext"
                            : "fails";
     snprintf(buf, cap, "read as %s it %s on port %u (%s)", diag_wire_words(w), what, c->sv->port,
-             c->l->description ? c->l->description : profile_mode_name(c->l->mode));
+             c->l->description ? c->l->description : listener_words(c->l));
 }
 
 static void check_security(judge *J, server_ctx *c)
@@ -585,6 +587,7 @@ static void check_security(judge *J, server_ctx *c)
                            "the vocabulary has no reading of this label without a port");
         return;
     }
+    c->fill.v[DIAG_PH_FIX_LABEL] = label_for(J, wire_of_mode(c->l->mode), sv->port);
     int t1 = tls_trigger(J, c, sv->reading.wire);
     if (sv->reading.alt == DIAG_WIRE_UNSET) {
         if (t1 >= 0)
@@ -617,6 +620,17 @@ static void check_security(judge *J, server_ctx *c)
         add_tls(J, c, t2, DIAG_WARNING);
 }
 
+/* What a listener without a description does, in words. */
+static const char *listener_words(const profile_listener *l)
+{
+    switch (l->mode) {
+    case PROFILE_MODE_IMPLICIT_TLS: return "implicit TLS: the TLS handshake comes first";
+    case PROFILE_MODE_STARTTLS: return "plaintext greeting, then STARTTLS";
+    case PROFILE_MODE_PLAIN: return "plaintext only";
+    default: return "nothing answers";
+    }
+}
+
 /* The listener for the port; false when the connection itself cannot work (reported). */
 static bool check_port(judge *J, server_ctx *c)
 {
@@ -642,7 +656,7 @@ static bool check_port(judge *J, server_ctx *c)
         c->security_failed = true;
         return false;
     }
-    c->fill.v[DIAG_PH_LISTENER] = c->l->description;
+    c->fill.v[DIAG_PH_LISTENER] = c->l->description ? c->l->description : listener_words(c->l);
     if (c->l->proto != c->pp) {
         char reply[REPLY_CAP];
         render(profile_listener_greeting(J->p, c->l), &c->rc, reply, sizeof reply);
