@@ -449,6 +449,17 @@ static diag_wire wire_of_mode(profile_mode m)
                                           : DIAG_WIRE_UNSET;
 }
 
+/* What a listener without a description does, in words. */
+static const char *listener_words(const profile_listener *l)
+{
+    switch (l->mode) {
+    case PROFILE_MODE_IMPLICIT_TLS: return "implicit TLS: the TLS handshake comes first";
+    case PROFILE_MODE_STARTTLS: return "plaintext greeting, then STARTTLS";
+    case PROFILE_MODE_PLAIN: return "plaintext only";
+    default: return "nothing answers";
+    }
+}
+
 /* The client's label for wire mode w on port, or the generic wire name. */
 static const char *label_for(judge *J, diag_wire w, unsigned port)
 {
@@ -618,17 +629,6 @@ static void check_security(judge *J, server_ctx *c)
         add_tls(J, c, t1, DIAG_WARNING);
     if (t2 >= 0)
         add_tls(J, c, t2, DIAG_WARNING);
-}
-
-/* What a listener without a description does, in words. */
-static const char *listener_words(const profile_listener *l)
-{
-    switch (l->mode) {
-    case PROFILE_MODE_IMPLICIT_TLS: return "implicit TLS: the TLS handshake comes first";
-    case PROFILE_MODE_STARTTLS: return "plaintext greeting, then STARTTLS";
-    case PROFILE_MODE_PLAIN: return "plaintext only";
-    default: return "nothing answers";
-    }
 }
 
 /* The listener for the port; false when the connection itself cannot work (reported). */
