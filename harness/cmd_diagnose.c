@@ -26,13 +26,16 @@ static void usage(FILE *out)
             "  --log FILE        a client's protocol log (when this build has the log readers)\n"
             "  --json            one JSON document on stdout instead of the text report\n"
             "  --vocabulary FILE the client UI vocabulary (default DATA/clients/ui/vocabulary.ini)\n"
-            "  --set S.K=V       override a key of the provider's profile (as `mailrig serve`)\n\n"
+            "  --set S.K=V       override a key of the provider's profile (as `mailrig serve`)\n"
+            "  --catalogue       (alone) print every finding mailrig knows, with its sources, as JSON\n\n"
             "Flags override the settings file. Exit status: 0 no error-level finding, 1 error\n"
             "findings, 2 usage or settings-file error, 3 data files unreadable.\n");
 }
 
 int cmd_diagnose(int argc, char **argv)
 {
+    if (argc == 2 && !strcmp(argv[1], "--catalogue"))
+        return diag_catalogue_write_json(stdout) < 0 ? cli_env_error("diagnose", "cannot write") : EXIT_PASS;
     diag_cli *c = calloc(1, sizeof *c);
     if (!c)
         return cli_env_error("diagnose", "out of memory");

@@ -302,3 +302,38 @@ int diag_report_write_json(const diag_report *r, const diag_settings *s, FILE *f
         rc = -1;
     return rc == 0 ? 0 : -1;
 }
+
+int diag_catalogue_write_json(FILE *f)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; diag_rule_at(i); i++) {
+        const diag_rule *r = diag_rule_at(i);
+        json_t *j = json_object();
+        json_object_set_new(j, "id", json_string(r->id));
+        json_object_set_new(j, "trigger", json_string(diag_trigger_name(r->trigger)));
+        json_object_set_new(j, "provider", str_or_null(r->provider));
+        json_t *protos = json_array();
+        for (int p = DIAG_PROTO_IMAP; p < DIAG_PROTO_COUNT; p++)
+            if (r->protos & DIAG_PBIT(p))
+                json_array_append_new(protos, json_string(diag_proto_name((diag_proto)p)));
+        json_object_set_new(j, "protocols", protos);
+        json_object_set_new(j, "port", r->port ? json_integer(r->port) : json_null());
+        json_object_set_new(j, "auth", str_or_null(diag_auth_name(r->auth)));
+        json_object_set_new(j, "severity", json_string(diag_severity_name(r->severity)));
+        json_object_set_new(j, "kind", json_string(r->kind == DIAG_KIND_SETTING ? "setting" : "possible-cause"));
+        json_object_set_new(j, "field", str_or_null(diag_field_name(r->field)));
+        json_object_set_new(j, "title", str_or_null(r->title));
+        json_object_set_new(j, "wire", str_or_null(r->wire));
+        json_object_set_new(j, "fix", str_or_null(r->fix));
+        json_t *src = json_array();
+        for (int k = 0; k < DIAG_MAX_CITES && r->cite[k].doc; k++)
+            json_array_append_new(src, cite_json(&r->cite[k]));
+        json_object_set_new(j, "sources", src);
+        json_array_append_new(a, j);
+    }
+    int rc = json_dumpf(a, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+    json_decref(a);
+    if (rc == 0 && fputc('\n', f) == EOF)
+        rc = -1;
+    return rc == 0 ? 0 : -1;
+}
