@@ -488,6 +488,12 @@ void diag_report_print(const diag_report *r, const diag_settings *s, FILE *f);
  * encoding error. */
 int diag_report_write_json(const diag_report *r, const diag_settings *s, FILE *f);
 
+/* Every catalogue row as a JSON array (id, trigger, provider, protocols, port, auth, severity,
+ * kind, field, title, wire, fix with their {placeholders}, sources): `mailrig diagnose
+ * --catalogue`, for tools and for the tests that check each quote against its document.
+ * Returns 0, or -1 on a write error. */
+int diag_catalogue_write_json(FILE *f);
+
 /* ---- names ------------------------------------------------------------------------------------ */
 
 /* Names as the input and the JSON spell them; "?" when out of range. */

@@ -37,7 +37,7 @@
 #define NO_IMAP_USER                                                                                              \
     DOC(NO, 19, "no",                                                                                             \
         "Brukernavn: Dette er vanligvis navnedelen av iCloud-e-postadressen (for eksempel emilyparker, ikke "    \
-        "emilyparker@icloud.com). Hvis e-postklienten ikke kan koble til iCloud kun med navnedelen av "           \
+        "emilyparker@icloud.com).\xc2\xa0" "Hvis e-postklienten ikke kan koble til iCloud kun med navnedelen av "           \
         "iCloud-e-postadressen, kan du prøve å bruke hele adressen.",                                           \
         "User name: this is usually the name part of the iCloud email address (for example emilyparker, not "    \
         "emilyparker@icloud.com). If the email client cannot connect to iCloud with only the name part, you can " \
@@ -331,7 +331,7 @@ static const diag_rule rules[] = {
      .wire = "{reply}",
      .fix = "username = {fix_username}",
      .cite = {DOC(NO, 29, "no",
-                  "Brukernavn: Den fullstendige iCloud-e-postadressen (for eksempel emilyparker@icloud.com, ikke "
+                  "Brukernavn:\xc2\xa0" /* a no-break space, as on the page */ "Den fullstendige iCloud-e-postadressen (for eksempel emilyparker@icloud.com, ikke "
                   "emilyparker)",
                   "User name: the full iCloud email address (for example emilyparker@icloud.com, not emilyparker)"),
               DOC(DE, 32, "de", "Im Gegensatz zum IMAP-Benutzernamen ist hier die vollständige E-Mail-Adresse erforderlich.",
