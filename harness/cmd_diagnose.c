@@ -23,7 +23,13 @@ static void usage(FILE *out)
             "  --settings FILE   the account dialog written down (format: docs/diagnose.md)\n");
     diag_cli_flags_help(out);
     fprintf(out,
-            "  --log FILE        a client's protocol log (when this build has the log readers)\n"
+            "  --log FILE        a client's protocol log: a mailrig transcript, curl -v, msmtp --debug,\n"
+            "                    openssl s_client, Python imaplib/smtplib debug output, Thunderbird\n"
+            "                    MOZ_LOG (detected; credentials in it are never printed)\n"
+            "  --log-format F    read the log as F (transcript, curl, msmtp, openssl, imaplib,\n"
+            "                    smtplib, thunderbird) instead of detecting it\n"
+            "  --log-port-base N the log was taken against `mailrig serve --port-base N`: local\n"
+            "                    port N+P is provider port P\n"
             "  --json            one JSON document on stdout instead of the text report\n"
             "  --vocabulary FILE the client UI vocabulary (default DATA/clients/ui/vocabulary.ini)\n"
             "  --set S.K=V       override a key of the provider's profile (as `mailrig serve`)\n"

@@ -11,6 +11,7 @@
     X(client, "start a client under test through its adapter (clients/NAME.ini) and report") \
     X(run, "run scenarios (files, directories, catalogue names) and report; JUnit and JSON") \
     X(list, "list the scenario catalogue: name, role, profile, tags, description, file") \
+    X(replay, "play a recorded conversation (transcript or client log) back as server or client, or write it as a .scn") \
     X(diagnose, "judge a user's mail client settings (file or flags): findings, wire, fix, sources")
 
 #define X(name, summary) int cmd_##name(int argc, char **argv);

@@ -6,6 +6,7 @@
 
 #include "harness/cli.h"
 #include "harness/diag_cli.h"
+#include "harness/diag_log.h"
 #include "servers/suggest.h"
 
 static bool is_setting_flag(const char *name, size_t n)
@@ -31,7 +32,8 @@ static const char *value_of(const char *cmd, int argc, char **argv, int *i, size
 
 static int unknown_option(const char *cmd, const char *arg)
 {
-    static const char *const common[] = {"settings", "log", "json", "vocabulary", "set", "help"};
+    static const char *const common[] = {"settings", "log", "log-format", "log-port-base", "json",
+                                         "vocabulary", "set", "help"};
     const char *names[64];
     size_t n = 0;
     for (size_t i = 0; i < sizeof common / sizeof *common; i++)
@@ -57,6 +59,8 @@ static int common_option(diag_cli *c, const char *cmd, int argc, char **argv, in
     } files[] = {
         {"settings", offsetof(diag_cli, settings_file)},
         {"log", offsetof(diag_cli, log_file)},
+        {"log-format", offsetof(diag_cli, log_format)},
+        {"log-port-base", offsetof(diag_cli, log_port_base)},
         {"vocabulary", offsetof(diag_cli, vocab_file)},
     };
     for (size_t k = 0; k < sizeof files / sizeof *files; k++)
@@ -165,7 +169,17 @@ static int load_settings(diag_cli *c, const char *cmd, diag_report *r, diag_msgs
     for (size_t i = 0; i < c->n_flags; i++)
         errors += diag_settings_set(&c->settings, c->flag_name[i], c->flag_value[i], m) < 0;
     if (c->log_file) {
-        int lr = diag_log_load(c->log_file, c->vocab, &c->settings, r, m);
+        diag_log_opts lo = {.format = c->log_format};
+        if (c->log_port_base) {
+            char *end;
+            unsigned long b = strtoul(c->log_port_base, &end, 10);
+            if (*end || b > 65535) {
+                diag_msgs_print(m, stderr);
+                return cli_usage_error(cmd, "--log-port-base=%s: not a port base (accepted: 0-65535)", c->log_port_base);
+            }
+            lo.port_base = (unsigned)b;
+        }
+        int lr = diag_log_load_opts(c->log_file, &lo, c->vocab, &c->settings, r, m);
         if (lr == DIAG_LOG_UNAVAILABLE) {
             diag_msgs_print(m, stderr);
             return cli_usage_error(cmd, "--log: this build has no log readers yet");

@@ -14,6 +14,9 @@ enum { DIAG_CLI_MAX_SETS = 64, DIAG_CLI_MAX_FLAGS = 64, DIAG_CLI_HELP = -1 };
 typedef struct diag_cli {
     const char *settings_file;           /* --settings */
     const char *log_file;                /* --log */
+    const char *log_format;              /* --log-format (NULL: detect) */
+    const char *log_port_base;           /* --log-port-base: the log was taken against
+                                          * `mailrig serve --port-base N` */
     const char *vocab_file;              /* --vocabulary */
     bool json;                           /* --json */
     const char *sets[DIAG_CLI_MAX_SETS]; /* --set */

@@ -344,7 +344,7 @@ static void client_line(facts *f, const log_rec *r, bool *pending_login_user)
     if (auth) {
         f->auth_tried = true;
         f->auth_rec = r;
-        f->auth_in_plain |= r->tls == LOG_TLS_PLAIN;
+        f->auth_in_plain |= r->tls == LOG_TLS_PLAIN && !f->k->tls_silent;
         f->user_line = r->line;
     }
 }
@@ -379,6 +379,11 @@ static void gather(facts *f, const log_conn *k, unsigned port_base, const profil
     if (!f->proto)
         f->proto = log_proto_of_port(f->port);
     f->implicit = k->implicit_known ? k->implicit : (f->port && log_port_is_implicit(f->port));
+    if (k->tls_silent && !k->implicit_known) { /* only the port can tell */
+        const profile_listener *l = p && f->port ? profile_listener_find(p, f->port) : NULL;
+        if (l)
+            f->implicit = !strcmp(profile_mode_name(l->mode), "implicit-tls");
+    }
     bool client_spoke = false, pending_user = false;
     for (size_t i = 0; i < k->n; i++) {
         const log_rec *r = &k->rec[i];
@@ -666,8 +671,11 @@ static void judge_auth_failure(ctx *x, const facts *f, const log_rec *r, const c
                                     "the server refused the password (\"%s\", line %u); a log never shows which "
                                     "password was typed, and %s refuses the account password with this same reply",
                                     r->text, r->line, x->provider);
-            if (d && d->severity == DIAG_ERROR)
-                d->severity = DIAG_WARNING; /* not proven by the log: one of two causes */
+            if (d && d->severity == DIAG_ERROR && d->rule->kind == DIAG_KIND_SETTING) { /* not proven by the log: one of two causes */
+                d->severity = DIAG_WARNING;
+                x->r->n_severity[DIAG_ERROR]--;
+                x->r->n_severity[DIAG_WARNING]++;
+            }
             return;
         }
         /* account-password providers: the causes the reply cannot tell apart */
@@ -848,6 +856,31 @@ static profile *identify(const profiles *ps, const log_conn *k, char *what, size
             }
         }
     }
+    if (best)
+        return best;
+    /* no greeting (smtplib connects before logging): any reply specific enough to be one
+     * provider's wording, 30 literal characters or more */
+    diag_proto proto = k->proto ? k->proto : proto_from_lines(k);
+    best_lit = 29;
+    for (size_t i = 0; i < ps->n; i++)
+        for (size_t j = 0; j < k->n; j++) {
+            const log_rec *r = &k->rec[j];
+            if (r->kind != LOG_DATA || r->dir != LOG_DIR_S)
+                continue;
+            size_t n, lit;
+            const void *base;
+            const reply_key_t *keys = keys_of(proto, &n, &base, ps->p[i]);
+            for (size_t q = 0; keys && q < n; q++) {
+                const template *t = *(const template *const *)((const char *)base + keys[q].off);
+                if (t && diag_log_template_match(template_source(t), r->text, &lit) && lit > best_lit) {
+                    best = ps->p[i];
+                    best_lit = lit;
+                    snprintf(what, cap, "the reply \"%.100s\" is the %s.%s reply of profiles/%s.ini", r->text,
+                             diag_proto_name(proto), keys[q].name, ps->p[i]->name);
+                    *line = r->line;
+                }
+            }
+        }
     return best;
 }
 
@@ -873,7 +906,7 @@ static bool is_ip_or_local(const char *h)
 }
 
 /* Copy what a connection shows into the settings (fields the input did not give). */
-static void observe(diag_settings *s, const facts *f, const char *origin)
+static void observe(diag_settings *s, const facts *f, const char *origin, bool listener_mode_known)
 {
     if (!f->proto)
         return;
@@ -896,7 +929,9 @@ static void observe(diag_settings *s, const facts *f, const char *origin)
         sv->given[DIAG_F_PORT] = true;
         sv->at[DIAG_F_PORT] = at;
     }
-    if (!sv->given[DIAG_F_SECURITY] && (f->k->implicit_known || f->tls_ok || f->any_server)) {
+    bool wire_known = f->k->implicit_known || f->tls_ok || (!f->k->tls_silent && f->any_server) ||
+                      (f->k->tls_silent && f->port && listener_mode_known);
+    if (!sv->given[DIAG_F_SECURITY] && wire_known) {
         diag_wire w = f->implicit ? DIAG_WIRE_IMPLICIT_TLS : f->tls_ok ? DIAG_WIRE_STARTTLS : DIAG_WIRE_NONE;
         snprintf(sv->security, sizeof sv->security, "%s", diag_wire_name(w));
         sv->reading.wire = w;
@@ -965,7 +1000,7 @@ void diag_log_classify(const log_conv *c, const char *origin, const diag_log_opt
         facts f;
         gather(&f, &c->conn[i], o->port_base, x.p);
         judge_conn(&x, &f, i);
-        observe(s, &f, origin);
+        observe(s, &f, origin, listener_mode(&x, &f, NULL) != 0);
     }
     profiles_free(&ps);
 }

@@ -119,10 +119,16 @@ size_t log_read_imaplib(const char *data, size_t n, log_conv *c)
             got++;
             if (log_starts(r, rn, "new IMAP4 connection")) {
                 log_conn *k = log_conv_open(c, NULL, 0, ln);
-                if (k)
+                if (k) {
                     k->proto = DIAG_PROTO_IMAP;
+                    k->tls_silent = true;
+                }
             } else if (log_starts(r, rn, "< ") || log_starts(r, rn, "> ")) {
                 log_conn *k = log_conv_cur(c, ln);
+                if (k && !k->proto) {
+                    k->proto = DIAG_PROTO_IMAP;
+                    k->tls_silent = true;
+                }
                 size_t m = py_repr(r + 2, rn - 2, buf, cap);
                 if (k)
                     add_lines(c, k, r[0] == '<' ? LOG_DIR_S : LOG_DIR_C, buf, m, ln);
@@ -165,8 +171,10 @@ static void smtplib_connect(log_conv *c, const char *s, size_t n, unsigned line)
         }
     }
     log_conn *k = log_conv_open(c, host, port, line);
-    if (k)
+    if (k) {
         k->proto = DIAG_PROTO_SMTP;
+        k->tls_silent = true; /* SMTP_SSL looks the same as SMTP in the log */
+    }
 }
 
 size_t log_read_smtplib(const char *data, size_t n, log_conv *c)
@@ -195,8 +203,10 @@ size_t log_read_smtplib(const char *data, size_t n, log_conv *c)
             bool send = s[0] == 's';
             size_t skip = send ? 6 : 7;
             log_conn *k = log_conv_cur(c, ln);
-            if (k && !k->proto)
+            if (k && !k->proto) {
                 k->proto = DIAG_PROTO_SMTP;
+                k->tls_silent = true;
+            }
             size_t m = py_repr(s + skip, len - skip, buf, cap);
             if (k)
                 add_lines(c, k, send ? LOG_DIR_C : LOG_DIR_S, buf, m, ln);

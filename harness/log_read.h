@@ -100,6 +100,8 @@ typedef struct log_conn {
     diag_proto proto;         /* from the reader (URL scheme, -starttls), else guessed later */
     bool implicit;            /* the client starts TLS at once (imaps://, no -starttls) */
     bool implicit_known;      /* implicit is what the log says, not a default */
+    bool tls_silent;          /* the format never logs TLS (Python's): a plaintext state in
+                               * its records proves nothing */
     unsigned line;            /* where the connection starts in the log */
     unsigned long key;        /* a reader's own identity for it (Thunderbird's pointer) */
     log_tls tls;              /* current state while reading */

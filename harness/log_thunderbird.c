@@ -72,6 +72,7 @@ static log_conn *cpp_conn(log_conv *c, const char *s, size_t n, unsigned line, c
     if (k) {
         k->proto = DIAG_PROTO_IMAP;
         k->key = id;
+        k->tls_silent = true;
     }
     return k;
 }
@@ -132,6 +133,7 @@ static bool connecting(log_conv *c, diag_proto proto, const char *s, size_t n, u
     log_conn *k = log_conv_open(c, host, port, line);
     if (k) {
         k->proto = proto;
+        k->tls_silent = true;
         if (tls_scheme) {
             k->implicit = true;
             k->implicit_known = true;
@@ -187,8 +189,10 @@ size_t log_read_thunderbird(const char *data_, size_t n, log_conv *c)
         if (rl && k) {
             data(c, k, LOG_DIR_S, rl + 3, (size_t)(m + mn - rl - 3), ln);
         } else if ((log_starts(m, mn, "S: ") || log_starts(m, mn, "C: ")) && (k || (k = log_conv_cur(c, ln)))) {
-            if (!k->proto)
+            if (!k->proto) {
                 k->proto = proto;
+                k->tls_silent = true;
+            }
             data(c, k, m[0] == 'S' ? LOG_DIR_S : LOG_DIR_C, m + 3, mn - 3, ln);
         } else if (k || (k = log_conv_cur(c, ln))) {
             error_names(c, k, m, mn, ln);

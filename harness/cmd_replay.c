@@ -1,0 +1,430 @@
+/* cmd_replay.c -- `mailrig replay LOG`: a recorded conversation played back, printed as a
+ * transcript, or written out as an editable scenario.
+ *
+ *   --as server   listen on loopback and serve the recorded server side to a client: each
+ *                 recorded client line is waited for and compared loosely (the command word,
+ *                 or the tag and command for IMAP; credentials are never compared), then the
+ *                 recorded server lines are sent. Divergences are reported; exit 1 if any.
+ *   --as client   connect to a loopback HOST:PORT and play the recorded client side,
+ *                 comparing each reply's status (SMTP code, IMAP tag + status, POP3 +OK/-ERR).
+ *                 Redacted credentials are filled from --user / --password.
+ *   --to-scenario write the conversation as a client-role .scn: sends and expect-replys,
+ *                 credentials as {account.*} variables, for `mailrig lint` and `mailrig run`.
+ *   --print       write the (redacted) conversation as a mailrig transcript.
+ * Any log format log_read.h reads is accepted. Replays are plaintext: a recorded TLS session
+ * is replayed without TLS (said on stderr), since its bytes are what matters here.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness/cli.h"
+#include "harness/commands.h"
+#include "harness/log_read.h"
+#include "harness/log_write.h"
+#include "harness/replay_scn.h"
+#include "proto/base64.h"
+
+typedef struct replay_opts {
+    const char *log;
+    const char *format;
+    const char *as;
+    const char *target;
+    unsigned port;
+    const char *user, *password;
+    const char *to_scenario;
+    const char *profile;
+    bool print;
+    unsigned conn; /* 1-based; 0 = the first with data */
+    int timeout_ms;
+} replay_opts;
+
+static void replay_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: mailrig replay LOG [--log-format F] [--conn N]\n"
+            "                      (--as server [--port N] | --as client HOST:PORT [--user U --password P]\n"
+            "                       | --to-scenario FILE [--profile NAME] | --print)\n\n"
+            "Play back a recorded conversation: a mailrig transcript or any log `mailrig diagnose\n"
+            "--log` reads (curl -v, msmtp --debug, openssl s_client, imaplib, smtplib, Thunderbird).\n\n"
+            "  --as server        listen on 127.0.0.1 (--port N, default a free port, printed as\n"
+            "                     `listening 127.0.0.1:PORT`) and serve the recorded server side to one\n"
+            "                     client, comparing each client line loosely with the recording\n"
+            "  --as client H:P    connect to a loopback address and play the recorded client side,\n"
+            "                     comparing each reply's status; redacted credentials are filled from\n"
+            "                     --user and --password\n"
+            "  --to-scenario FILE write an editable client-role scenario (.scn); secrets become\n"
+            "                     {account.*} variables; --profile names the profile it runs against\n"
+            "                     (default: generic)\n"
+            "  --print            write the conversation (redacted) as a mailrig transcript\n"
+            "  --log-format F     transcript, curl, msmtp, openssl, imaplib, smtplib, thunderbird\n"
+            "  --conn N           which connection of the log (default: the first with data)\n"
+            "  --timeout SECONDS  per read while replaying (default 10)\n\n"
+            "Replays are plaintext (a recorded TLS session's lines are replayed without TLS).\n"
+            "Exit status: 0 the peer behaved as recorded, 1 it diverged, 2 usage or unreadable log,\n"
+            "3 environment error (cannot listen or connect).\n");
+}
+
+/* ---- line I/O on a socket ---------------------------------------------------------------------- */
+
+typedef struct sock {
+    int fd;
+    char buf[16384];
+    size_t n;
+    int timeout_ms;
+} sock;
+
+/* Read one line (without CRLF) into out. Returns its length, -1 on EOF/error, -2 timeout. */
+static long sock_line(sock *s, char *out, size_t cap)
+{
+    for (;;) {
+        char *lf = memchr(s->buf, '\n', s->n);
+        if (lf) {
+            size_t len = (size_t)(lf - s->buf);
+            size_t keep = len && s->buf[len - 1] == '\r' ? len - 1 : len;
+            if (keep >= cap)
+                keep = cap - 1;
+            memcpy(out, s->buf, keep);
+            out[keep] = 0;
+            memmove(s->buf, lf + 1, s->n - len - 1);
+            s->n -= len + 1;
+            return (long)keep;
+        }
+        if (s->n == sizeof s->buf)
+            s->n = 0; /* an over-long line: dropped */
+        struct pollfd p = {.fd = s->fd, .events = POLLIN};
+        int r = poll(&p, 1, s->timeout_ms);
+        if (r == 0)
+            return -2;
+        if (r < 0)
+            return -1;
+        ssize_t got = read(s->fd, s->buf + s->n, sizeof s->buf - s->n);
+        if (got <= 0)
+            return -1;
+        s->n += (size_t)got;
+    }
+}
+
+static int sock_send(sock *s, const char *line)
+{
+    size_t n = strlen(line);
+    char *b = malloc(n + 2);
+    if (!b)
+        return -1;
+    memcpy(b, line, n);
+    memcpy(b + n, "\r\n", 2);
+    size_t off = 0;
+    while (off < n + 2) {
+        ssize_t w = send(s->fd, b + off, n + 2 - off, MSG_NOSIGNAL);
+        if (w <= 0) {
+            free(b);
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    free(b);
+    return 0;
+}
+
+/* ---- loose comparison --------------------------------------------------------------------------- */
+
+static void first_words(const char *s, unsigned n, char *out, size_t cap)
+{
+    size_t i = 0, o = 0;
+    for (unsigned w = 0; w < n; w++) {
+        while (s[i] == ' ')
+            i++;
+        if (!s[i])
+            break;
+        if (w && o + 1 < cap)
+            out[o++] = ' ';
+        while (s[i] && s[i] != ' ' && o + 1 < cap)
+            out[o++] = s[i++];
+    }
+    out[o] = 0;
+}
+
+/* The key a client line is compared by: the command word (IMAP: tag and command). */
+static void client_key(const char *s, char *out, size_t cap)
+{
+    char w[2][64];
+    first_words(s, 1, w[0], sizeof w[0]);
+    char two[130];
+    first_words(s, 2, two, sizeof two);
+    const char *sp = strchr(two, ' ');
+    snprintf(w[1], sizeof w[1], "%s", sp ? sp + 1 : "");
+    static const char *const cmds[] = {"LOGIN", "AUTHENTICATE", "SELECT", "EXAMINE", "LIST", "LSUB", "FETCH", "UID",
+                                       "CAPABILITY", "LOGOUT", "STARTTLS", "NOOP", "ID", "ENABLE", "NAMESPACE",
+                                       "STATUS", "IDLE", "APPEND", "STORE", "SEARCH", "CLOSE", "EXPUNGE"};
+    bool imap = false;
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+        imap |= !strcasecmp(w[1], cmds[i]);
+    snprintf(out, cap, "%s", imap ? w[1] : w[0]);
+    for (char *p = out; *p; p++)
+        *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+}
+
+/* The status a server line is compared by: "250", "OK"/"NO"/"BAD" (tagged), "+OK", "-ERR",
+ * "+", "*". */
+static void server_key(const char *s, char *out, size_t cap)
+{
+    if (s[0] >= '0' && s[0] <= '9') {
+        snprintf(out, cap, "%.3s", s);
+        return;
+    }
+    if (!strncmp(s, "+OK", 3) || !strncmp(s, "-ERR", 4)) {
+        snprintf(out, cap, "%s", s[0] == '+' ? "+OK" : "-ERR");
+        return;
+    }
+    char two[130];
+    first_words(s, 2, two, sizeof two);
+    const char *sp = strchr(two, ' ');
+    if (s[0] == '*' || s[0] == '+')
+        snprintf(out, cap, "%c", s[0]);
+    else
+        snprintf(out, cap, "%s", sp ? sp + 1 : two);
+}
+
+/* ---- the recorded connection ---------------------------------------------------------------------- */
+
+static const log_conn *pick_conn(const log_conv *c, unsigned want)
+{
+    if (want)
+        return want <= c->n ? &c->conn[want - 1] : NULL;
+    for (size_t i = 0; i < c->n; i++)
+        for (size_t j = 0; j < c->conn[i].n; j++)
+            if (c->conn[i].rec[j].kind == LOG_DATA)
+                return &c->conn[i];
+    return NULL;
+}
+
+/* Serve the recorded server side on fd. Returns the number of divergences, -1 when the
+ * client went away early. */
+static int serve_side(sock *s, const log_conn *k)
+{
+    int diverged = 0;
+    char got[8192];
+    for (size_t i = 0; i < k->n; i++) {
+        const log_rec *r = &k->rec[i];
+        if (r->kind != LOG_DATA)
+            continue;
+        if (r->dir == LOG_DIR_S) {
+            if (sock_send(s, r->text) < 0)
+                return -1;
+            continue;
+        }
+        long n = sock_line(s, got, sizeof got);
+        if (n < 0) {
+            fprintf(stderr, "replay: line %u: the client %s before sending \"%s\"\n", r->line,
+                    n == -2 ? "went silent" : "closed the connection", r->text);
+            return diverged + 1;
+        }
+        char want_k[64], got_k[64];
+        client_key(r->text, want_k, sizeof want_k);
+        client_key(got, got_k, sizeof got_k);
+        if (strcmp(want_k, got_k)) {
+            fprintf(stderr, "replay: line %u: expected a client line like \"%s\", got a %s command\n", r->line,
+                    r->text, got_k);
+            diverged++;
+        }
+    }
+    return diverged;
+}
+
+/* Fill a redacted client line with the real credentials, or NULL to send it as recorded. */
+static void fill_secrets(const char *line, const replay_opts *o, char *out, size_t cap)
+{
+    const char *red = strstr(line, "<redacted>");
+    if (!red || !o->password) {
+        snprintf(out, cap, "%s", line);
+        return;
+    }
+    snprintf(out, cap, "%.*s%s%s", (int)(red - line), line, o->password, red + 10);
+}
+
+/* Play the client side on fd. Returns the number of divergences. */
+static int client_side(sock *s, const log_conn *k, const replay_opts *o)
+{
+    int diverged = 0;
+    char got[8192], line[8192];
+    for (size_t i = 0; i < k->n; i++) {
+        const log_rec *r = &k->rec[i];
+        if (r->kind != LOG_DATA)
+            continue;
+        if (r->dir == LOG_DIR_C) {
+            fill_secrets(r->text, o, line, sizeof line);
+            if (sock_send(s, line) < 0) {
+                fprintf(stderr, "replay: line %u: the server closed the connection\n", r->line);
+                return diverged + 1;
+            }
+            continue;
+        }
+        long n = sock_line(s, got, sizeof got);
+        if (n < 0) {
+            fprintf(stderr, "replay: line %u: the server %s instead of \"%s\"\n", r->line,
+                    n == -2 ? "did not answer" : "closed the connection", r->text);
+            return diverged + 1;
+        }
+        char want_k[64], got_k[64];
+        server_key(r->text, want_k, sizeof want_k);
+        server_key(got, got_k, sizeof got_k);
+        if (strcmp(want_k, got_k)) {
+            fprintf(stderr, "replay: line %u: expected \"%s\", got \"%s\"\n", r->line, r->text, got);
+            diverged++;
+        }
+    }
+    return diverged;
+}
+
+static int as_server(const log_conn *k, const replay_opts *o)
+{
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(lfd, 1) < 0) {
+        if (lfd >= 0)
+            close(lfd);
+        return cli_env_error("replay", "cannot listen on 127.0.0.1:%u: %s", o->port, strerror(errno));
+    }
+    socklen_t al = sizeof a;
+    getsockname(lfd, (struct sockaddr *)&a, &al);
+    printf("listening 127.0.0.1:%u\n", ntohs(a.sin_port));
+    fflush(stdout);
+    int fd = accept(lfd, NULL, NULL);
+    close(lfd);
+    if (fd < 0)
+        return cli_env_error("replay", "accept: %s", strerror(errno));
+    sock s = {.fd = fd, .timeout_ms = o->timeout_ms};
+    int d = serve_side(&s, k);
+    close(fd);
+    fprintf(stderr, "replay: %s\n", d ? "the client diverged from the recording" : "the client behaved as recorded");
+    return d ? EXIT_FAIL : EXIT_PASS;
+}
+
+static int as_client(const log_conn *k, const replay_opts *o)
+{
+    char host[64];
+    unsigned port;
+    if (!o->target || log_parse_target(o->target, strlen(o->target), host, sizeof host, &port) < 0)
+        return cli_usage_error("replay", "--as client needs HOST:PORT (got '%s')", o->target ? o->target : "");
+    if (strcmp(host, "127.0.0.1") && strcmp(host, "localhost"))
+        return cli_usage_error("replay", "--as client connects to loopback only (127.0.0.1, localhost), not '%s'", host);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return cli_env_error("replay", "cannot connect to 127.0.0.1:%u: %s", port, strerror(errno));
+    }
+    sock s = {.fd = fd, .timeout_ms = o->timeout_ms};
+    int d = client_side(&s, k, o);
+    close(fd);
+    fprintf(stderr, "replay: %s\n", d ? "the server diverged from the recording" : "the server answered as recorded");
+    return d ? EXIT_FAIL : EXIT_PASS;
+}
+
+/* ---- command line --------------------------------------------------------------------------------- */
+
+static int parse(int argc, char **argv, replay_opts *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **str = NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+            return -1;
+        if (!strcmp(a, "--print")) {
+            o->print = true;
+            continue;
+        }
+        if (!strcmp(a, "--log-format")) str = &o->format;
+        else if (!strcmp(a, "--as")) str = &o->as;
+        else if (!strcmp(a, "--user")) str = &o->user;
+        else if (!strcmp(a, "--password")) str = &o->password;
+        else if (!strcmp(a, "--to-scenario")) str = &o->to_scenario;
+        else if (!strcmp(a, "--profile")) str = &o->profile;
+        else if (!strcmp(a, "--port") || !strcmp(a, "--conn") || !strcmp(a, "--timeout")) {
+            if (i + 1 >= argc)
+                return cli_usage_error("replay", "%s needs a value", a);
+            char *end;
+            unsigned long v = strtoul(argv[++i], &end, 10);
+            if (*end || v > 65535)
+                return cli_usage_error("replay", "%s=%s: not a number in 0-65535", a, argv[i]);
+            if (a[2] == 'p') o->port = (unsigned)v;
+            else if (a[2] == 'c') o->conn = (unsigned)v;
+            else o->timeout_ms = (int)v * 1000;
+            continue;
+        } else if (a[0] == '-' && a[1]) {
+            return cli_usage_error("replay", "unknown option '%s' (see mailrig replay --help)", a);
+        } else if (!o->log) {
+            o->log = a;
+            continue;
+        } else if (o->as && !strcmp(o->as, "client") && !o->target) {
+            o->target = a;
+            continue;
+        } else
+            return cli_usage_error("replay", "unexpected argument '%s'", a);
+        if (i + 1 >= argc)
+            return cli_usage_error("replay", "%s needs a value", a);
+        *str = argv[++i];
+        if (str == &o->as && !strcmp(o->as, "client") && i + 1 < argc && argv[i + 1][0] != '-')
+            o->target = argv[++i];
+    }
+    return 0;
+}
+
+int cmd_replay(int argc, char **argv)
+{
+    replay_opts o = {.timeout_ms = 10000};
+    int pr = parse(argc, argv, &o);
+    if (pr < 0) {
+        replay_usage(stdout);
+        return EXIT_PASS;
+    }
+    if (pr > 0)
+        return pr;
+    if (!o.log)
+        return cli_usage_error("replay", "no log given (see mailrig replay --help)");
+    int modes = (o.as != NULL) + (o.to_scenario != NULL) + o.print;
+    if (modes != 1)
+        return cli_usage_error("replay", "give exactly one of --as server, --as client HOST:PORT, --to-scenario "
+                                         "FILE, --print");
+    if (o.as && strcmp(o.as, "server") && strcmp(o.as, "client"))
+        return cli_usage_error("replay", "--as %s: accepted: server, client", o.as);
+    log_format f = LOG_FMT_UNKNOWN;
+    if (o.format && (f = log_format_from_name(o.format)) == LOG_FMT_UNKNOWN)
+        return cli_usage_error("replay", "--log-format=%s: unknown (accepted: %s)", o.format, log_format_names());
+    log_conv c;
+    log_conv_init(&c);
+    char err[512];
+    int rc = log_read_file(o.log, f, &c, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "mailrig replay: %s\n", rc < 0 ? err : c.seen);
+        log_conv_free(&c);
+        return EXIT_USAGE;
+    }
+    int status;
+    const log_conn *k = pick_conn(&c, o.conn);
+    if (o.print) {
+        status = log_conv_write_transcript(&c, o.log, stdout) < 0 ? EXIT_ENV : EXIT_PASS;
+    } else if (!k) {
+        status = cli_usage_error("replay", "%s: no connection %u with data", o.log, o.conn);
+    } else if (o.to_scenario) {
+        status = replay_write_scenario(k, o.log, o.profile ? o.profile : "generic", o.to_scenario);
+    } else {
+        if (k->implicit || k->tls != LOG_TLS_PLAIN)
+            fprintf(stderr, "replay: the recording used TLS; replaying its lines in plaintext\n");
+        status = !strcmp(o.as, "server") ? as_server(k, &o) : as_client(k, &o);
+    }
+    log_conv_free(&c);
+    return status;
+}
