@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/diag_judge.h"
 #include "harness/diag_log.h"
 #include "proto/base64.h"
 #include "servers/paths.h"
@@ -447,6 +448,7 @@ typedef struct ctx {
     const char *provider;   /* its name, or NULL */
     diag_report *r;
     diag_settings *s;
+    const diag_vocab *vocab; /* for fixes in the client's own labels; may be NULL */
     size_t n_found;         /* findings this log added */
 } ctx;
 
@@ -455,43 +457,74 @@ static diag_server_id server_of(diag_proto p)
     return p == DIAG_PROTO_SMTP ? DIAG_OUT : DIAG_IN;
 }
 
-/* Fill {placeholders} the log can: the rest are left out (diag.h). */
-static void fill(const char *tpl_src, const facts *f, const char *reply, char *out, size_t cap)
+/* The values of the {placeholders} the log can fill (the rest are left out, diag.h). */
+typedef struct fillvals {
+    diag_fill f;
+    char port[8], wire[40], fix_port[8], fix_user[DIAG_ADDR_MAX];
+} fillvals;
+
+static const char *wire_label(const ctx *x, diag_wire w, unsigned port)
 {
-    size_t o = 0;
-    out[0] = 0;
-    for (const char *q = tpl_src ? tpl_src : ""; *q && o + 1 < cap;) {
-        if (*q != '{') {
-            out[o++] = *q++;
-            continue;
-        }
-        const char *e = strchr(q, '}');
-        if (!e)
-            break;
-        char name[32], val[DIAG_TEXT_MAX / 2] = "";
-        snprintf(name, sizeof name, "%.*s", (int)(e - q - 1), q + 1);
-        if (!strcmp(name, "port") && f->port)
-            snprintf(val, sizeof val, "%u", f->port);
-        else if (!strcmp(name, "host"))
-            snprintf(val, sizeof val, "%s", f->k->host);
-        else if (!strcmp(name, "proto"))
-            snprintf(val, sizeof val, "%s", diag_proto_name(f->proto));
-        else if (!strcmp(name, "username"))
-            snprintf(val, sizeof val, "%s", f->user);
-        else if (!strcmp(name, "reply") && reply)
-            snprintf(val, sizeof val, "%s", reply);
-        else if (!strcmp(name, "wire"))
-            snprintf(val, sizeof val, "%s", f->implicit ? "implicit TLS" : f->tls_ok ? "STARTTLS" : "plaintext");
-        else if (!strcmp(name, "auth"))
-            snprintf(val, sizeof val, "%s", f->mech[0] ? f->mech : "a password");
-        size_t vl = strlen(val);
-        if (o + vl >= cap)
-            vl = cap - o - 1;
-        memcpy(out + o, val, vl);
-        o += vl;
-        q = e + 1;
+    const char *l = x->vocab ? diag_vocab_label_for(x->vocab, x->s->client, w, port) : NULL;
+    return l ? l : diag_wire_name(w);
+}
+
+static void fill_values(const ctx *x, const facts *f, const char *reply, fillvals *v)
+{
+    memset(v, 0, sizeof *v);
+    snprintf(v->port, sizeof v->port, "%u", f->port);
+    snprintf(v->wire, sizeof v->wire, "%s", f->implicit ? "implicit TLS" : f->tls_ok ? "STARTTLS" : "plaintext");
+    v->f.v[DIAG_PH_PORT] = f->port ? v->port : NULL;
+    v->f.v[DIAG_PH_HOST] = f->k->host[0] ? f->k->host : NULL;
+    v->f.v[DIAG_PH_PROTO] = diag_proto_name(f->proto);
+    v->f.v[DIAG_PH_USERNAME] = f->user[0] ? f->user : NULL;
+    v->f.v[DIAG_PH_REPLY] = reply;
+    v->f.v[DIAG_PH_WIRE] = v->wire;
+    v->f.v[DIAG_PH_AUTH] = f->mech[0] ? f->mech : "a password";
+    if (!x->p)
+        return;
+    const profile_service *sv = f->proto == DIAG_PROTO_IMAP   ? &x->p->imap.s
+                                : f->proto == DIAG_PROTO_SMTP ? &x->p->smtp.s
+                                                              : &x->p->pop3.s;
+    v->f.v[DIAG_PH_FIX_HOST] = sv->host;
+    const profile_listener *l = f->port ? profile_listener_find(x->p, f->port) : NULL;
+    if (l) {
+        v->f.v[DIAG_PH_LISTENER] = l->description;
+        const char *m = profile_mode_name(l->mode);
+        diag_wire w = !strcmp(m, "implicit-tls") ? DIAG_WIRE_IMPLICIT_TLS : !strcmp(m, "starttls") ? DIAG_WIRE_STARTTLS
+                                                                                                    : DIAG_WIRE_UNSET;
+        if (w)
+            v->f.v[DIAG_PH_FIX_LABEL] = wire_label(x, w, f->port);
     }
-    out[o] = 0;
+    for (size_t i = 0; i < x->p->n_listeners; i++) { /* the first open port of the protocol that takes AUTH */
+        const profile_listener *q = &x->p->listeners[i];
+        if ((diag_proto)(q->proto == PROFILE_IMAP ? DIAG_PROTO_IMAP : q->proto == PROFILE_SMTP ? DIAG_PROTO_SMTP
+                                                                                                : DIAG_PROTO_POP3) ==
+                f->proto &&
+            q->auth && strcmp(profile_mode_name(q->mode), "closed") && strcmp(profile_mode_name(q->mode), "silent")) {
+            snprintf(v->fix_port, sizeof v->fix_port, "%u", q->port);
+            v->f.v[DIAG_PH_FIX_PORT] = v->fix_port;
+            if (!v->f.v[DIAG_PH_FIX_LABEL] || (l && l->port != q->port)) {
+                const char *m = profile_mode_name(q->mode);
+                v->f.v[DIAG_PH_FIX_LABEL] =
+                    wire_label(x, !strcmp(m, "implicit-tls") ? DIAG_WIRE_IMPLICIT_TLS : DIAG_WIRE_STARTTLS, q->port);
+            }
+            break;
+        }
+    }
+    if (sv->username.n && f->user[0]) {
+        const char *at = strchr(f->user, '@');
+        if (sv->username.v[0] == PROFILE_UFORM_LOCAL)
+            snprintf(v->fix_user, sizeof v->fix_user, "%.*s", at ? (int)(at - f->user) : (int)strlen(f->user), f->user);
+        else if (at)
+            snprintf(v->fix_user, sizeof v->fix_user, "%s", f->user);
+        else if (x->s->email[0])
+            snprintf(v->fix_user, sizeof v->fix_user, "%s", x->s->email);
+        else
+            snprintf(v->fix_user, sizeof v->fix_user, "%.200s@<your domain>", f->user);
+        v->f.v[DIAG_PH_FIX_USERNAME] = v->fix_user;
+    }
+    v->f.v[DIAG_PH_EMAIL] = x->s->email[0] ? x->s->email : NULL;
 }
 
 static diag_auth auth_of_mech(const char *mech)
@@ -535,9 +568,11 @@ static diag_finding *found(ctx *x, const facts *f, diag_trigger t, diag_field fi
     if (!d)
         return NULL;
     x->n_found++;
-    fill(rule->title, f, reply, d->title, sizeof d->title);
-    fill(rule->wire, f, reply, d->wire, sizeof d->wire);
-    fill(rule->fix, f, reply, d->fix, sizeof d->fix);
+    fillvals fv;
+    fill_values(x, f, reply, &fv);
+    diag_fill_expand(rule->title, &fv.f, d->title, sizeof d->title);
+    diag_fill_expand(rule->wire, &fv.f, d->wire, sizeof d->wire);
+    diag_fill_expand(rule->fix, &fv.f, d->fix, sizeof d->fix);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(d->detail, sizeof d->detail, fmt, ap);
@@ -966,7 +1001,7 @@ void diag_log_classify(const log_conv *c, const char *origin, const diag_log_opt
     if (!o)
         o = &def;
     profiles ps = {.n = 0};
-    ctx x = {.origin = origin, .r = r, .s = s};
+    ctx x = {.origin = origin, .r = r, .s = s, .vocab = o->vocab};
     if (s->provider[0]) {
         profile_opts po = {.data_dir = o->data_dir};
         profile_diag d = {0};
@@ -1010,7 +1045,6 @@ void diag_log_classify(const log_conv *c, const char *origin, const diag_log_opt
 int diag_log_load_opts(const char *path, const diag_log_opts *o, const diag_vocab *v, diag_settings *s,
                        diag_report *r, diag_msgs *msgs)
 {
-    (void)v;
     log_format f = LOG_FMT_UNKNOWN;
     if (o && o->format && o->format[0]) {
         f = log_format_from_name(o->format);
@@ -1034,7 +1068,9 @@ int diag_log_load_opts(const char *path, const diag_log_opts *o, const diag_voca
         log_conv_free(&c);
         return 1;
     }
-    diag_log_classify(&c, path, o, s, r);
+    diag_log_opts oo = o ? *o : (diag_log_opts){0};
+    oo.vocab = v;
+    diag_log_classify(&c, path, &oo, s, r);
     log_conv_free(&c);
     return 0;
 }

@@ -21,6 +21,8 @@ typedef struct diag_log_opts {
     unsigned port_base;   /* the log was taken against `mailrig serve --port-base N`: a local
                            * port N+P stands for provider port P (0 = ports are real) */
     const char *data_dir; /* profiles are DATA/profiles/NAME.ini; NULL = paths_data_dir() */
+    const diag_vocab *vocab; /* fixes in the client's own labels (set by diag_log_load_opts from
+                              * its v); may be NULL */
 } diag_log_opts;
 
 /* diag_log_load() with options (o may be NULL: defaults). Same results as diag_log_load;

@@ -296,6 +296,8 @@ static int redact_sasl(log_conn *k, const char *head, size_t hn, const char *b64
     int m = sasl_redact(mech, step, b64, bn, 1, SASL_REDACT_WIRE, red, sizeof red);
     if (m < 0 || (size_t)m >= sizeof red)
         snprintf(red, sizeof red, "<redacted>");
+    else
+        red[m] = 0; /* sasl_redact does not terminate */
     snprintf(out, cap, "%.*s%s", (int)hn, head, red);
     /* a shown value that equals the input (the LOGIN user name, "=" or "*") hid nothing */
     return !((size_t)m == bn && !memcmp(red, b64, bn));

@@ -9,6 +9,7 @@
  * so the text after the last CR of a line is what counts. "} [5 bytes data]" lines are
  * byte counts of TLS records and carry nothing.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,8 +30,11 @@ static bool trying(log_conv *c, const char *s, size_t n, unsigned line)
     else {
         /* a second address of the same connection attempt keeps the connection */
         log_conn *k = c->n ? &c->conn[c->n - 1] : NULL;
-        if (k && k->n == 0 && k->port == port)
+        if (k && k->n == 0) { /* a note before "Trying" opened it, or another address */
             snprintf(k->host, sizeof k->host, "%s", host);
+            k->port = port;
+            k->line = line;
+        }
         else
             log_conv_open(c, host, port, line);
     }
@@ -103,6 +107,20 @@ static void curl_exit(log_conv *c, log_conn *k, const char *s, size_t n, unsigne
     log_conv_error(c, k, e, s, n, line);
 }
 
+/* A progress meter line that a note continues ("  0 ... --:--     0*   Trying ..."): the
+ * note starts after the meter's last digit. */
+static void skip_meter(const char **s, size_t *n)
+{
+    if (!*n || !(**s == ' ' || isdigit((unsigned char)**s)))
+        return;
+    for (size_t i = 1; i + 1 < *n; i++)
+        if (strchr("*<>", (*s)[i]) && (*s)[i + 1] == ' ' && isdigit((unsigned char)(*s)[i - 1])) {
+            *s += i;
+            *n -= i;
+            return;
+        }
+}
+
 size_t log_read_curl(const char *data, size_t n, log_conv *c)
 {
     log_lines it;
@@ -111,6 +129,7 @@ size_t log_read_curl(const char *data, size_t n, log_conv *c)
     size_t len, got = 0;
     while (log_lines_next(&it, &s, &len)) {
         unsigned ln = it.lineno;
+        skip_meter(&s, &len);
         if (trying(c, s, len, ln)) {
             got++;
             continue;
