@@ -43,6 +43,8 @@ typedef struct replay_opts {
     const char *profile;
     bool print;
     unsigned conn; /* 1-based; 0 = the first with data */
+    const char *sets[16]; /* --set, written as `set` header lines by --to-scenario */
+    size_t n_sets;
     int timeout_ms;
 } replay_opts;
 
@@ -62,7 +64,7 @@ static void replay_usage(FILE *out)
             "                     --user and --password\n"
             "  --to-scenario FILE write an editable client-role scenario (.scn); secrets become\n"
             "                     {account.*} variables; --profile names the profile it runs against\n"
-            "                     (default: generic)\n"
+            "                     (default: generic); --set SECTION.KEY=VALUE adds `set` lines\n"
             "  --print            write the conversation (redacted) as a mailrig transcript\n"
             "  --log-format F     transcript, curl, msmtp, openssl, imaplib, smtplib, thunderbird\n"
             "  --conn N           which connection of the log (default: the first with data)\n"
@@ -352,6 +354,12 @@ static int parse(int argc, char **argv, replay_opts *o)
         else if (!strcmp(a, "--password")) str = &o->password;
         else if (!strcmp(a, "--to-scenario")) str = &o->to_scenario;
         else if (!strcmp(a, "--profile")) str = &o->profile;
+        else if (!strcmp(a, "--set")) {
+            if (i + 1 >= argc || o->n_sets >= 16)
+                return cli_usage_error("replay", "--set needs a value (at most 16)");
+            o->sets[o->n_sets++] = argv[++i];
+            continue;
+        }
         else if (!strcmp(a, "--port") || !strcmp(a, "--conn") || !strcmp(a, "--timeout")) {
             if (i + 1 >= argc)
                 return cli_usage_error("replay", "%s needs a value", a);
@@ -419,7 +427,7 @@ int cmd_replay(int argc, char **argv)
     } else if (!k) {
         status = cli_usage_error("replay", "%s: no connection %u with data", o.log, o.conn);
     } else if (o.to_scenario) {
-        status = replay_write_scenario(k, o.log, o.profile ? o.profile : "generic", o.to_scenario);
+        status = replay_write_scenario(k, o.log, o.profile ? o.profile : "generic", o.sets, o.n_sets, o.to_scenario);
     } else {
         if (k->implicit || k->tls != LOG_TLS_PLAIN)
             fprintf(stderr, "replay: the recording used TLS; replaying its lines in plaintext\n");

@@ -206,7 +206,8 @@ static void server_rec(scn_state *st, const log_conn *k, size_t i)
     }
 }
 
-int replay_scn_write(const log_conn *k, const char *source, const char *profile_name, bool app_password, FILE *f)
+int replay_scn_write(const log_conn *k, const char *source, const char *profile_name, const char *const *sets,
+                     size_t n_sets, bool app_password, FILE *f)
 {
     scn_state st = {.f = f, .proto = guess_proto(k), .pw = app_password ? "account.app_password" : "account.password"};
     const char *base = strrchr(source, '/') ? strrchr(source, '/') + 1 : source;
@@ -224,7 +225,10 @@ int replay_scn_write(const log_conn *k, const char *source, const char *profile_
     char desc[300];
     snprintf(desc, sizeof desc, "replayed from %s", base);
     put_str(f, desc);
-    fprintf(f, "\nprofile  %s\nrole     client\ntimeout  step=10s total=60s\n\n", profile_name);
+    fprintf(f, "\nprofile  %s\nrole     client\n", profile_name);
+    for (size_t i = 0; i < n_sets; i++)
+        fprintf(f, "set      %s\n", sets[i]);
+    fputs("timeout  step=10s total=60s\n\n", f);
     const char *mode = k->implicit ? "implicit-tls" : "plain";
     unsigned port = log_proto_of_port(k->port) == st.proto ? k->port : 0;
     if (!st.proto)
@@ -261,10 +265,12 @@ int replay_scn_write(const log_conn *k, const char *source, const char *profile_
     return ferror(f) ? -1 : 0;
 }
 
-int replay_write_scenario(const log_conn *k, const char *source, const char *profile_name, const char *path)
+int replay_write_scenario(const log_conn *k, const char *source, const char *profile_name, const char *const *sets,
+                          size_t n_sets, const char *path)
 {
     profile_diag d = {0};
-    profile *p = profile_load(profile_name, NULL, &d);
+    profile_opts po = {.sets = sets, .n_sets = n_sets};
+    profile *p = profile_load(profile_name, &po, &d);
     if (!p) {
         profile_diag_print(&d, stderr);
         profile_diag_free(&d);
@@ -279,7 +285,7 @@ int replay_write_scenario(const log_conn *k, const char *source, const char *pro
     FILE *f = fopen(path, "w");
     if (!f)
         return cli_env_error("replay", "cannot write %s", path);
-    int rc = replay_scn_write(k, source, profile_name, app, f);
+    int rc = replay_scn_write(k, source, profile_name, sets, n_sets, app, f);
     if (fclose(f) != 0 || rc < 0)
         return cli_env_error("replay", "write error on %s", path);
     fprintf(stderr, "replay: wrote %s\n", path);

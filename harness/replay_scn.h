@@ -14,10 +14,13 @@
  * failed. Credentials the recording hid become {account.*} variables (`var` + {base64:...}
  * for SASL PLAIN/LOGIN); which password variable is used follows the profile's password kind.
  * Returns 0, or -1 on a write error. */
-int replay_scn_write(const log_conn *k, const char *source, const char *profile_name, bool app_password, FILE *f);
+int replay_scn_write(const log_conn *k, const char *source, const char *profile_name, const char *const *sets,
+                     size_t n_sets, bool app_password, FILE *f);
 
+/* sets: profile overrides written as `set` header lines. */
 /* The same into the file at path (loading profile_name to choose the password variable).
  * Returns an exit status (EXIT_PASS, EXIT_USAGE for an unknown profile, EXIT_ENV). */
-int replay_write_scenario(const log_conn *k, const char *source, const char *profile_name, const char *path);
+int replay_write_scenario(const log_conn *k, const char *source, const char *profile_name, const char *const *sets,
+                          size_t n_sets, const char *path);
 
 #endif

@@ -46,8 +46,9 @@ class MailrigServer:
     """A running `mailrig serve`. Use as a context manager, or call start() and stop()."""
 
     def __init__(self, profile="generic", sets=(), workdir=None, state_dir=None, spool=None,
-                 seed=1, binary=None, start_timeout=30):
+                 seed=1, binary=None, start_timeout=30, port_base=0):
         self.profile = profile
+        self.port_base = port_base  # 0: free ports; N: provider port P at N + P
         self.sets = list(sets)
         self._tmp = None
         if workdir is None:
@@ -67,7 +68,7 @@ class MailrigServer:
     # -- lifecycle -----------------------------------------------------------------------
     def start(self):
         self.workdir.mkdir(parents=True, exist_ok=True)
-        cmd = [self.binary, "serve", "--profile", self.profile, "--port-base", "0",
+        cmd = [self.binary, "serve", "--profile", self.profile, "--port-base", str(self.port_base),
                "--ports-file", str(self.ports_file), "--state", str(self.state_dir),
                "--transcripts", str(self.transcript_dir), "--seed", str(self.seed)]
         for s in self.sets:

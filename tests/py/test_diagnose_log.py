@@ -1,0 +1,392 @@
+"""`mailrig diagnose --log` and `mailrig replay`: logs produced here by real clients (curl -v,
+msmtp --debug, openssl s_client, Python imaplib/smtplib) against `mailrig serve` in the
+failure situations of the finding catalogue, hand-written Thunderbird logs, garbled input,
+and replay round trips. Every output is checked for the credentials the clients used."""
+import base64
+import json
+import pathlib
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+DATA = pathlib.Path(__file__).resolve().parent / "data" / "logs"
+
+
+def free_base():
+    """A port base B with B+25 .. B+995 free (the mock binds provider port P at B+P)."""
+    for _ in range(50):
+        base = random.randrange(20000, 60000, 1000)
+        ok = True
+        for p in (25, 110, 143, 465, 587, 993, 995):
+            s = socket.socket()
+            try:
+                s.bind(("127.0.0.1", base + p))
+            except OSError:
+                ok = False
+            finally:
+                s.close()
+        if ok:
+            return base
+    pytest.skip("no free port base")
+
+
+@pytest.fixture
+def mock(serve):
+    def start(profile, *sets):
+        base = free_base()
+        srv = serve(profile, *sets, port_base=base)
+        srv.base = base
+        return srv
+    return start
+
+
+def secrets_of(srv):
+    out = []
+    for a in srv.info["accounts"]:
+        for k in ("password", "app_password", "oauth_token"):
+            if a.get(k):
+                out.append(a[k])
+    return out
+
+
+def assert_no_secret(text, secrets):
+    for s in secrets:
+        assert s not in text, f"credential {s!r} in output"
+        assert base64.b64encode(s.encode()).decode().rstrip("=") not in text
+
+
+def diagnose(mailrig, log, *args, secrets=()):
+    r = subprocess.run([mailrig, "diagnose", "--log", str(log), *args], capture_output=True, text=True,
+                       timeout=60)
+    j = subprocess.run([mailrig, "diagnose", "--log", str(log), "--json", *args], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode in (0, 1), r.stderr
+    assert_no_secret(r.stdout + r.stderr + j.stdout + j.stderr, secrets)
+    doc = json.loads(j.stdout)
+    return r, doc
+
+
+def finding_ids(doc):
+    ids = []
+
+    def walk(x):
+        if isinstance(x, dict):
+            if "id" in x and isinstance(x["id"], str) and ("severity" in x or "title" in x):
+                ids.append(x["id"])
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+    walk(doc)
+    return ids
+
+
+def run_client(cmd, tmp_path, name, stdin=None, timeout=30):
+    p = subprocess.run(cmd, capture_output=True, text=True, input=stdin, timeout=timeout)
+    log = tmp_path / name
+    log.write_text(p.stdout + p.stderr)
+    return log
+
+
+# ---- curl -v ---------------------------------------------------------------------------------------
+
+def test_curl_icloud_imap_full_address_apple_id_password(mailrig, mock, tmp_path):
+    srv = mock("icloud")
+    log = run_client(["curl", "-v", "--cacert", srv.info["ca_file"], "-u",
+                      "emilyparker@icloud.com:Apple-ID-passw0rd",
+                      f"imaps://127.0.0.1:{srv.base + 993}/INBOX"], tmp_path, "curl.log")
+    assert "Apple-ID-passw0rd" not in log.read_text()  # curl sends AUTHENTICATE PLAIN base64
+    r, doc = diagnose(mailrig, log, "--log-port-base", str(srv.base), secrets=secrets_of(srv))
+    ids = finding_ids(doc)
+    assert "icloud-imap-username-full" in ids and "icloud-app-specific-password" in ids
+    assert "AUTHENTICATIONFAILED" in r.stdout
+
+
+def test_curl_implicit_tls_on_icloud_587(mailrig, mock, tmp_path):
+    srv = mock("icloud")
+    log = run_client(["curl", "-v", "--cacert", srv.info["ca_file"], "-u", "emilyparker@icloud.com:abcd-efgh-ijkl-mnop",
+                      "--mail-from", "emilyparker@icloud.com", "--mail-rcpt", "x@example.com", "-T", "/dev/null",
+                      f"smtps://127.0.0.1:{srv.base + 587}"], tmp_path, "curl.log")
+    assert "wrong version number" in log.read_text() or "SSL" in log.read_text()
+    r, doc = diagnose(mailrig, log, "--log-port-base", str(srv.base), secrets=secrets_of(srv))
+    assert "icloud-smtp-ssl-on-587" in finding_ids(doc)
+    assert r.returncode == 1
+
+
+def test_curl_connection_refused_icloud_pop(mailrig, mock, tmp_path):
+    srv = mock("icloud")
+    log = run_client(["curl", "-v", "--cacert", srv.info["ca_file"], "-u", "emilyparker@icloud.com:x",
+                      f"pop3s://127.0.0.1:{srv.base + 995}/"], tmp_path, "curl.log")
+    assert "refused" in log.read_text().lower()
+    r, doc = diagnose(mailrig, log, "--log-port-base", str(srv.base), "--provider", "icloud")
+    assert "icloud-no-pop" in finding_ids(doc)
+
+
+# ---- msmtp --debug ----------------------------------------------------------------------------------
+
+@pytest.mark.skipif(not shutil.which("msmtp"), reason="msmtp not installed")
+def test_msmtp_icloud_port_25(mailrig, mock, tmp_path):
+    srv = mock("icloud")
+    log = run_client(["msmtp", "--debug", "--host=127.0.0.1", f"--port={srv.base + 25}", "--tls=on",
+                      "--tls-starttls=on", f"--tls-trust-file={srv.info['ca_file']}", "--tls-certcheck=off",
+                      "--auth=on", "--user=emilyparker@icloud.com", "--passwordeval=echo abcd-efgh-ijkl-mnop",
+                      "--from=emilyparker@icloud.com", "x@example.com"], tmp_path, "msmtp.log",
+                     stdin="Subject: t\n\nhi\n")
+    assert "abcd-efgh-ijkl-mnop" in log.read_text()  # msmtp echoes passwordeval: must not leak
+    r, doc = diagnose(mailrig, log, "--log-port-base", str(srv.base), secrets=secrets_of(srv))
+    assert "icloud-smtp-port-25" in finding_ids(doc)
+
+
+# ---- openssl s_client ----------------------------------------------------------------------------
+
+def s_client_session(cmd, lines, expect_after):
+    """Run s_client, writing each line after the previous reply arrived; a terminal-like log."""
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = b""
+    deadline = time.monotonic() + 20
+
+    def read_until(token):
+        nonlocal out
+        while token not in out and time.monotonic() < deadline:
+            chunk = p.stdout.read1(4096)
+            if not chunk:
+                break
+            out += chunk
+    read_until(expect_after[0])
+    for line, token in zip(lines, expect_after[1:] + [None]):
+        p.stdin.write(line.encode() + b"\r\n")
+        p.stdin.flush()
+        if token:
+            read_until(token)
+    time.sleep(0.3)
+    p.stdin.close()
+    try:
+        rest, _ = p.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rest, _ = p.communicate()
+    return "$ " + " ".join(cmd) + "\n" + (out + rest).decode(errors="replace")
+
+
+def test_openssl_exchange_basic_auth_disabled(mailrig, mock, tmp_path):
+    srv = mock("exchange")
+    port = srv.base + 587
+    user = base64.b64encode(b"ben@contoso.com").decode()
+    pw = base64.b64encode(b"Contoso-pass-2").decode()
+    text = s_client_session(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-starttls", "smtp",
+                             "-CAfile", srv.info["ca_file"], "-crlf", "-quiet"],
+                            ["EHLO client.test", "AUTH LOGIN", user, pw, "QUIT"],
+                            [b"\n", b"250 ", b"334", b"334", b"535", b"221"])
+    log = tmp_path / "s_client.log"
+    log.write_text(text)
+    r, doc = diagnose(mailrig, log, "--log-port-base", str(srv.base), secrets=secrets_of(srv))
+    assert "exchange-basic-auth-disabled" in finding_ids(doc), r.stdout
+
+
+def test_openssl_plaintext_probe_of_implicit_port_is_handshake_failure(mailrig, mock, tmp_path):
+    srv = mock("icloud")
+    p = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{srv.base + 587}",
+                        "-CAfile", srv.info["ca_file"]], capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                       timeout=20)
+    log = tmp_path / "s_client.log"
+    log.write_text(f"$ openssl s_client -connect 127.0.0.1:{srv.base + 587}\n" + p.stdout + p.stderr)
+    r, doc = diagnose(mailrig, log, "--log-port-base", str(srv.base))
+    assert "icloud-smtp-ssl-on-587" in finding_ids(doc)
+
+
+# ---- Python imaplib / smtplib ---------------------------------------------------------------------
+
+def py_log(script, tmp_path, name):
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    log = tmp_path / name
+    log.write_text(p.stdout + p.stderr)
+    return log
+
+
+def test_imaplib_icloud_full_address(mailrig, mock, tmp_path):
+    srv = mock("icloud")
+    log = py_log(f"""
+import imaplib, ssl
+imaplib.Debug = 4
+ctx = ssl.create_default_context(cafile={srv.info['ca_file']!r}); ctx.check_hostname = False
+m = imaplib.IMAP4_SSL('127.0.0.1', {srv.base + 993}, ssl_context=ctx)
+m.login('emilyparker@icloud.com', 'Apple-ID-passw0rd')
+""", tmp_path, "imaplib.log")
+    assert "Apple-ID-passw0rd" in log.read_text()  # imaplib prints LOGIN in full
+    r, doc = diagnose(mailrig, log, "--log-port-base", str(srv.base), secrets=secrets_of(srv))
+    assert "icloud-imap-username-full" in finding_ids(doc)
+    assert "plaintext-password" not in finding_ids(doc)  # IMAP4_SSL: the port says TLS
+
+
+def test_smtplib_exchange_smtp_auth_disabled(mailrig, mock, tmp_path):
+    srv = mock("exchange")
+    log = py_log(f"""
+import smtplib, ssl
+s = smtplib.SMTP()
+s.set_debuglevel(1)
+s.connect('127.0.0.1', {srv.base + 587})
+s.ehlo(); s.starttls(context=ssl._create_unverified_context()); s.ehlo()
+s.login('sam@contoso.com', 'Contoso-pass-5')
+""", tmp_path, "smtplib.log")
+    r, doc = diagnose(mailrig, log, "--log-port-base", str(srv.base), secrets=secrets_of(srv))
+    assert "exchange-smtp-auth-disabled" in finding_ids(doc), r.stdout
+
+
+def test_smtplib_icloud_name_part_for_smtp(mailrig, mock, tmp_path):
+    srv = mock("icloud")
+    log = py_log(f"""
+import smtplib, ssl
+s = smtplib.SMTP()
+s.set_debuglevel(1)
+s.connect('127.0.0.1', {srv.base + 587})
+s.ehlo(); s.starttls(context=ssl._create_unverified_context()); s.ehlo()
+s.login('emilyparker', 'abcd-efgh-ijkl-mnop')
+""", tmp_path, "smtplib.log")
+    r, doc = diagnose(mailrig, log, "--log-port-base", str(srv.base), secrets=secrets_of(srv))
+    assert "icloud-smtp-username-full-address" in finding_ids(doc), r.stdout
+
+
+# ---- mailrig's own transcripts ---------------------------------------------------------------------
+
+def test_transcript_of_the_mock(mailrig, mock, tmp_path):
+    srv = mock("icloud")
+    subprocess.run(["curl", "-s", "--cacert", srv.info["ca_file"], "-u", "emilyparker@icloud.com:Apple-ID-passw0rd",
+                    f"imaps://127.0.0.1:{srv.base + 993}/INBOX"], capture_output=True, timeout=30)
+    deadline = time.monotonic() + 10
+    files = []
+    while time.monotonic() < deadline and not files:
+        files = sorted(srv.transcript_dir.glob("*imap*"))
+        time.sleep(0.05)
+    assert files
+    r, doc = diagnose(mailrig, files[0], secrets=secrets_of(srv))
+    assert "icloud-imap-username-full" in finding_ids(doc)
+
+
+# ---- Thunderbird (hand-written) ---------------------------------------------------------------------
+
+def test_thunderbird_icloud_imap(mailrig):
+    r, doc = diagnose(mailrig, DATA / "thunderbird-icloud-imap.log")
+    assert "icloud-app-specific-password" in finding_ids(doc)
+    assert "user name" in r.stdout  # the login command was hidden by Thunderbird: cannot tell
+
+
+def test_thunderbird_exchange_smtp_basic_auth(mailrig):
+    r, doc = diagnose(mailrig, DATA / "thunderbird-exchange-smtp.log")
+    assert "exchange-basic-auth-disabled" in finding_ids(doc)
+    assert "smtp.office365.com" in r.stdout
+
+
+# ---- cannot tell ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("content", [b"", b"hello world\nthis is not a log\n", bytes(range(256)) * 4])
+def test_garbled_input_cannot_tell(mailrig, tmp_path, content):
+    log = tmp_path / "garbled.log"
+    log.write_bytes(content)
+    r = subprocess.run([mailrig, "diagnose", "--log", str(log)], capture_output=True, text=True, timeout=30)
+    assert r.returncode in (0, 1), r.stderr
+    assert "cannot tell" in r.stdout
+    assert "log format" in r.stdout
+
+
+def test_unknown_log_format_name(mailrig, tmp_path):
+    log = tmp_path / "x.log"
+    log.write_text("x\n")
+    r = subprocess.run([mailrig, "diagnose", "--log", str(log), "--log-format", "outlook"], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 2 and "thunderbird" in r.stderr
+
+
+# ---- replay ------------------------------------------------------------------------------------------------
+
+POP_SETS = ("pop3.login=always", "listener.110.mode=plain")
+
+
+def poplib_session(port):
+    out = subprocess.run([sys.executable, "-c", f"""
+import poplib
+p = poplib.POP3('127.0.0.1', {port}, timeout=10)
+print(p.getwelcome()[:3])
+print(p.user('alice@example.test')[:3])
+print(p.pass_('alice-password-1')[:3])
+print(p.stat()[0] >= 0)
+print(p.quit()[:3])
+"""], capture_output=True, text=True, timeout=30)
+    return out.stdout, out.returncode
+
+
+def record_pop(mock):
+    srv = mock("generic", *POP_SETS)
+    got, rc = poplib_session(srv.base + 110)
+    assert rc == 0, got
+    deadline = time.monotonic() + 10
+    files = []
+    while time.monotonic() < deadline and not files:
+        files = sorted(srv.transcript_dir.glob("*pop3*"))
+        time.sleep(0.05)
+    return srv, files[0], got
+
+
+def test_replay_as_server_round_trip(mailrig, mock, tmp_path):
+    srv, transcript, first = record_pop(mock)
+    assert "alice-password-1" not in transcript.read_text()
+    p = subprocess.Popen([mailrig, "replay", str(transcript), "--as", "server"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    assert line.startswith("listening 127.0.0.1:")
+    port = int(line.strip().rsplit(":", 1)[1])
+    again, rc = poplib_session(port)
+    _, err = p.communicate(timeout=30)
+    assert rc == 0 and again == first
+    assert p.returncode == 0, err
+
+
+def test_replay_as_client_round_trip(mailrig, mock, tmp_path):
+    srv, transcript, _ = record_pop(mock)
+    r = subprocess.run([mailrig, "replay", str(transcript), "--as", "client", f"127.0.0.1:{srv.base + 110}",
+                        "--password", "alice-password-1"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([mailrig, "replay", str(transcript), "--as", "client", f"127.0.0.1:{srv.base + 110}",
+                        "--password", "wrong"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "expected" in r.stderr
+
+
+def test_replay_client_refuses_non_loopback(mailrig, tmp_path):
+    r = subprocess.run([mailrig, "replay", str(DATA / "thunderbird-exchange-smtp.log"), "--as", "client",
+                        "192.0.2.1:25"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "loopback" in r.stderr
+
+
+def test_to_scenario_lint_and_run(mailrig, mock, tmp_path):
+    srv, transcript, _ = record_pop(mock)
+    scn = tmp_path / "replayed.scn"
+    r = subprocess.run([mailrig, "replay", str(transcript), "--to-scenario", str(scn), "--profile", "generic",
+                        *sum((["--set", s] for s in POP_SETS), [])], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    text = scn.read_text()
+    assert "alice-password-1" not in text and "{account.password}" in text
+    lint = subprocess.run([mailrig, "lint", str(scn)], capture_output=True, text=True, timeout=30)
+    assert lint.returncode == 0, lint.stderr + text
+    run = subprocess.run([mailrig, "run", str(scn)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr + text
+
+
+def test_to_scenario_from_a_client_log_lints(mailrig, tmp_path):
+    scn = tmp_path / "tb.scn"
+    r = subprocess.run([mailrig, "replay", str(DATA / "thunderbird-exchange-smtp.log"), "--to-scenario", str(scn),
+                        "--profile", "exchange"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    lint = subprocess.run([mailrig, "lint", str(scn)], capture_output=True, text=True, timeout=30)
+    assert lint.returncode == 0, lint.stderr + scn.read_text()
+
+
+def test_print_any_log_as_transcript(mailrig):
+    r = subprocess.run([mailrig, "replay", str(DATA / "thunderbird-icloud-imap.log"), "--print"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0
+    assert "conn 1 open imap.mail.me.com" in r.stdout and "C: <redacted>" in r.stdout
