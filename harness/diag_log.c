@@ -310,7 +310,10 @@ static void client_line(facts *f, const log_rec *r, bool *pending_login_user)
     word(s, n, 0, w0, sizeof w0);
     word(s, n, 1, w1, sizeof w1);
     bool auth = false;
-    if (!strcasecmp(w1, "LOGIN") && f->proto != DIAG_PROTO_SMTP) {
+    if (!strcmp(s, "<redacted>") && !f->auth_tried) { /* the client hid its login command */
+        f->mech[0] = 0;
+        auth = true;
+    } else if (!strcasecmp(w1, "LOGIN") && f->proto != DIAG_PROTO_SMTP) {
         word(s, n, 2, w2, sizeof w2);
         unquote(w2);
         if (w2[0] && w2[0] != '{' && strcmp(w2, "<redacted>"))

@@ -196,7 +196,7 @@ size_t log_read_smtplib(const char *data, size_t n, log_conv *c)
             continue;
         }
         skip_stamp(&s, &len);
-        if (log_starts(s, len, "connect: ")) {
+        if (log_starts(s, len, "connect: (")) { /* "connect: b'...'" repeats the greeting: skipped */
             smtplib_connect(c, s, len, ln);
             got++;
         } else if (log_starts(s, len, "send: ") || (log_starts(s, len, "reply: ") && !log_starts(s, len, "reply: retcode"))) {
@@ -211,7 +211,8 @@ size_t log_read_smtplib(const char *data, size_t n, log_conv *c)
             if (k)
                 add_lines(c, k, send ? LOG_DIR_C : LOG_DIR_S, buf, m, ln);
             got++;
-        } else if (log_starts(s, len, "reply: retcode") || log_starts(s, len, "data: ")) {
+        } else if (log_starts(s, len, "reply: retcode") || log_starts(s, len, "data: ") ||
+                   log_starts(s, len, "connect: ")) {
             got++;
         }
     }
