@@ -134,6 +134,15 @@ static void summary_line(log_conv *c, ossl *o, const char *s, size_t n, unsigned
     }
 }
 
+/* Whether k already holds a session (verification lines may come before CONNECTED). */
+static bool session_started(const log_conn *k)
+{
+    for (size_t i = 0; i < k->n; i++)
+        if (k->rec[i].kind == LOG_TLS_START || k->rec[i].kind == LOG_DATA)
+            return true;
+    return false;
+}
+
 size_t log_read_openssl(const char *data, size_t n, log_conv *c)
 {
     ossl o = {.st = OS_START};
@@ -148,7 +157,7 @@ size_t log_read_openssl(const char *data, size_t n, log_conv *c)
             continue;
         }
         if (log_starts(s, len, "CONNECTED(")) {
-            if (!o.k || o.k->n) /* a second session in the same paste, without its command line */
+            if (!o.k || session_started(o.k)) /* a second session in the paste, without its command line */
                 o.k = log_conv_open(c, NULL, 0, ln);
             log_conv_add(c, conn(c, &o, ln), LOG_TLS_START, LOG_DIR_NONE, "", 0, ln);
             o.st = OS_SUMMARY;
