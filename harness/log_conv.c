@@ -2,6 +2,7 @@
  * of a log, format detection and dispatch (log_read.h). */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,14 +366,14 @@ int log_redact_line(log_conn *k, const char *s, size_t n, char *out, size_t cap)
             return emit(out, cap, s, n, "");
         return redact_sasl(k, "", 0, s, n, out, cap);
     }
+    if (word_is(s, n, 0, "PASS") && n > 5) /* first: a POP3 password is the whole rest of the line */
+        return emit(out, cap, s, 5, "<redacted>");
     if (word_is(s, n, 0, "AUTH")) /* before LOGIN: "AUTH LOGIN" is SMTP's, not IMAP's LOGIN */
         return redact_auth(k, s, n, 0, out, cap);
     if (word_is(s, n, 1, "AUTHENTICATE"))
         return redact_auth(k, s, n, 1, out, cap);
     if (word_is(s, n, 1, "LOGIN") && word_at(s, n, 2, &(size_t){0}, &(size_t){0}))
         return redact_login(k, s, n, out, cap);
-    if (word_is(s, n, 0, "PASS") && n > 5)
-        return emit(out, cap, s, 5, "<redacted>");
     if (word_is(s, n, 0, "APOP")) {
         size_t off, len;
         if (word_at(s, n, 2, &off, &len))
@@ -451,6 +452,26 @@ const char *log_find_nocase(const char *s, size_t n, const char *needle)
         if (!strncasecmp(s + i, needle, m))
             return s + i;
     return NULL;
+}
+
+unsigned long log_num(const char *s, size_t n, int base)
+{
+    size_t i = 0;
+    while (i < n && s[i] == ' ')
+        i++;
+    if (base == 16 && i + 1 < n && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X'))
+        i += 2;
+    unsigned long v = 0;
+    for (; i < n; i++) {
+        int d = isdigit((unsigned char)s[i]) ? s[i] - '0'
+                : base == 16 && isxdigit((unsigned char)s[i]) ? (tolower((unsigned char)s[i]) - 'a' + 10)
+                                                               : -1;
+        if (d < 0)
+            break;
+        if (v < ULONG_MAX / 16)
+            v = v * (unsigned long)base + (unsigned long)d;
+    }
+    return v;
 }
 
 diag_proto log_proto_of_port(unsigned port)

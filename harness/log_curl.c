@@ -92,7 +92,7 @@ static bool error_note(log_conv *c, log_conn *k, const char *s, size_t n, unsign
 /* "curl: (67) Login denied" */
 static void curl_exit(log_conv *c, log_conn *k, const char *s, size_t n, unsigned line)
 {
-    int code = atoi(s + 7);
+    int code = (int)(log_num(s + 7, n - 7, 10) % 1000);
     log_err e;
     switch (code) {
     case 7: e = LOG_ERR_REFUSED; break;

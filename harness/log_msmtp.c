@@ -32,7 +32,7 @@ static bool cfg_line(msmtp_cfg *g, const char *s, size_t n)
     if (kl == 4 && !memcmp(s, "host", 4))
         snprintf(g->host, sizeof g->host, "%.*s", (int)(vn < sizeof g->host ? vn : sizeof g->host - 1), v);
     else if (kl == 4 && !memcmp(s, "port", 4))
-        g->port = (unsigned)strtoul(v, NULL, 10) % 65536;
+        g->port = (unsigned)(log_num(v, vn, 10) % 65536);
     else if (kl == 3 && !memcmp(s, "tls", 3))
         g->tls = log_starts(v, vn, "on");
     else if (kl == 12 && !memcmp(s, "tls_starttls", 12))

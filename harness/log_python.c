@@ -167,7 +167,7 @@ static void smtplib_connect(log_conv *c, const char *s, size_t n, unsigned line)
             host[q2 - q - 1] = 0;
             const char *comma = memchr(q2, ',', (size_t)(s + n - q2));
             if (comma)
-                port = (unsigned)strtoul(comma + 1, NULL, 10) % 65536;
+                port = (unsigned)(log_num(comma + 1, (size_t)(s + n - comma - 1), 10) % 65536);
         }
     }
     log_conn *k = log_conv_open(c, host, port, line);

@@ -215,6 +215,11 @@ bool log_starts(const char *s, size_t n, const char *prefix);
 const char *log_find(const char *s, size_t n, const char *needle); /* NULL when absent */
 const char *log_find_nocase(const char *s, size_t n, const char *needle);
 
+/* The number at the start of s[0..n) in base 10 or 16 (a "0x" prefix is skipped for 16),
+ * reading at most n bytes (logs are not NUL-terminated); leading spaces are skipped. 0 when
+ * there is none; saturates at ULONG_MAX / 16. */
+unsigned long log_num(const char *s, size_t n, int base);
+
 /* The protocol a port number usually serves (993/143 IMAP, 465/587/25 SMTP, 995/110 POP3). */
 diag_proto log_proto_of_port(unsigned port);
 

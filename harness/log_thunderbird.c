@@ -31,7 +31,7 @@ static bool module_msg(const char *s, size_t n, diag_proto *proto, const char **
     } mods[] = {{"/IMAP ", DIAG_PROTO_IMAP}, {"/SMTP ", DIAG_PROTO_SMTP}, {"/POP3 ", DIAG_PROTO_POP3}};
     for (size_t i = 0; i < sizeof mods / sizeof *mods; i++) {
         const char *m = log_find(s, n, mods[i].mod);
-        if (m && m > s && strchr("DIEWV", m[-1])) {
+        if (m && m > s && m[-1] && strchr("DIEWV", m[-1])) {
             *proto = mods[i].p;
             *msg = m + 6;
             *mn = (size_t)(s + n - *msg);
@@ -62,7 +62,7 @@ static log_conn *cpp_conn(log_conv *c, const char *s, size_t n, unsigned line, c
     memcpy(host, c1 + 1, hn);
     host[hn] = 0;
     /* connection identity: the same host, and the pointer noted in the line field */
-    unsigned long id = strtoul(s, NULL, 16);
+    unsigned long id = log_num(s, n, 16);
     for (size_t i = c->n; i > 0; i--) {
         log_conn *k = &c->conn[i - 1];
         if (k->key == id && !strcmp(k->host, host))

@@ -49,9 +49,9 @@ static log_conn *open_conn(log_conv *c, const transcript_rec *r, unsigned line)
     size_t len;
     const char *v = kv(s, n, "port", &len);
     if (v) {
-        unsigned p = (unsigned)strtoul(v, NULL, 10); /* stops at the space after the digits */
+        unsigned long p = log_num(v, len, 10);
         if (p > 0 && p < 65536)
-            port = p;
+            port = (unsigned)p;
     }
     log_conn *k = log_conv_open(c, host, port, line);
     if (!k)
