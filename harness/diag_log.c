@@ -567,7 +567,7 @@ static diag_finding *found(ctx *x, const facts *f, diag_trigger t, diag_field fi
     }
     diag_origin o = {.line = at ? at->line : f->k->line};
     snprintf(o.file, sizeof o.file, "%s", x->origin);
-    diag_finding *d = diag_report_add(x->r, rule, rule->kind == DIAG_KIND_POSSIBLE_CAUSE ? DIAG_ACCOUNT : server_of(f->proto), field, &o);
+    diag_finding *d = diag_report_add(x->r, rule, server_of(f->proto), field, &o);
     if (!d)
         return NULL;
     x->n_found++;
@@ -731,9 +731,47 @@ static void judge_auth_failure(ctx *x, const facts *f, const log_rec *r, const c
 }
 
 /* One server line of an established connection. Returns true when it explained a failure. */
+/* The template of reply key `key` of p for proto, or NULL. */
+static const template *tpl_of(const profile *p, diag_proto proto, const char *key)
+{
+    size_t n;
+    const void *base;
+    const reply_key_t *k = p ? keys_of(proto, &n, &base, p) : NULL;
+    for (size_t i = 0; k && i < n; i++)
+        if (!strcmp(k[i].name, key))
+            return *(const template *const *)((const char *)base + k[i].off);
+    return NULL;
+}
+
+/* Which reply a server line is, the failure replies first: several keys may share one text
+ * (Exchange's login_disabled and bad_state), and the ones that matter to the diagnosis win.
+ * An account-state reply whose template is the generic failure's (a fallback) tells nothing
+ * and is not claimed. */
+static const char *failure_key(const ctx *x, const facts *f, const char *line)
+{
+    static const char *const keys[] = {
+        "auth_basic_disabled", "auth_basic_disabled_bye", "auth_smtp_disabled", "auth_protocol_disabled",
+        "not_connected", "not_connected_bye", "auth_not_offered", "auth_needs_tls", "login_disabled",
+        "auth_mech_unsupported", "relay_denied", "auth_required", "auth_failed", "auth_sasl_failed",
+    };
+    const template *generic = tpl_of(x->p, f->proto, "auth_failed");
+    const template *generic_sasl = tpl_of(x->p, f->proto, "auth_sasl_failed");
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        const template *t = tpl_of(x->p, f->proto, keys[i]);
+        size_t lit;
+        if (!t || !diag_log_template_match(template_source(t), line, &lit))
+            continue;
+        bool is_generic = !strcmp(keys[i], "auth_failed") || !strcmp(keys[i], "auth_sasl_failed");
+        if (!is_generic && (t == generic || t == generic_sasl))
+            continue; /* this key's reply is the generic failure's text (a fallback) */
+        return keys[i];
+    }
+    return reply_name(x->p, f->proto, line);
+}
+
 static bool judge_reply(ctx *x, facts *f, const log_rec *r)
 {
-    const char *key = reply_name(x->p, f->proto, r->text);
+    const char *key = failure_key(x, f, r->text);
     if (!key)
         return false;
     const profile_listener *l;
@@ -829,11 +867,20 @@ static void judge_conn(ctx *x, facts *f, size_t idx)
     size_t before = x->n_found;
     if (judge_transport(x, f))
         return;
-    bool explained = false;
-    for (size_t i = 0; i < f->k->n && !explained; i++) {
+    /* replies are judged with the client state at that point (the mechanism and user name
+     * of the attempt they answer), not the state at the end of the connection */
+    bool explained = false, pending_user = false;
+    facts g = *f;
+    g.user[0] = 0;
+    g.mech[0] = 0;
+    g.auth_tried = g.auth_in_plain = g.ehlo_seen = g.ehlo_auth = g.mail_tried = false;
+    g.auth_rec = NULL;
+    for (size_t i = 0; i < f->k->n; i++) {
         const log_rec *r = &f->k->rec[i];
-        if (r->kind == LOG_DATA && r->dir == LOG_DIR_S)
-            explained = judge_reply(x, f, r);
+        if (r->kind == LOG_DATA && r->dir == LOG_DIR_C)
+            client_line(&g, r, &pending_user);
+        else if (r->kind == LOG_DATA && r->dir == LOG_DIR_S)
+            explained |= judge_reply(x, &g, r);
     }
     if (!explained && f->proto == DIAG_PROTO_SMTP && has_err(f, LOG_ERR_NO_AUTH) && f->ehlo_seen && !f->ehlo_auth) {
         const profile_listener *l;

@@ -174,7 +174,8 @@ log_err log_err_classify(const char *s, size_t n)
         {"Connection reset", LOG_ERR_RESET}, {"reset by peer", LOG_ERR_RESET},
         {"unexpected eof", LOG_ERR_RESET},  {"closed the connection", LOG_ERR_RESET},
         {"server unexpectedly closed", LOG_ERR_RESET}, {"does not support authentication", LOG_ERR_NO_AUTH},
-        {"no authentication method", LOG_ERR_NO_AUTH}, {"authentication failed", LOG_ERR_AUTH},
+        {"no authentication method", LOG_ERR_NO_AUTH}, {"No known authentication mechanism", LOG_ERR_NO_AUTH},
+        {"authentication failed", LOG_ERR_AUTH},
         {"Login denied", LOG_ERR_AUTH},     {"AuthenticationError", LOG_ERR_AUTH},
     };
     for (size_t i = 0; i < sizeof t / sizeof *t; i++)

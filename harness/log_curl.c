@@ -150,5 +150,11 @@ size_t log_read_curl(const char *data, size_t n, log_conv *c)
         else if (!tls_note(c, k, s, len, ln))
             error_note(c, k, s, len, ln);
     }
+    /* curl notes every handshake it starts: no Client hello means the client never did TLS */
+    for (size_t i = 0; i < c->n; i++)
+        if (!c->conn[i].implicit_known) {
+            c->conn[i].implicit = false;
+            c->conn[i].implicit_known = true;
+        }
     return got;
 }

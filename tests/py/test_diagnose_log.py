@@ -132,6 +132,26 @@ def test_curl_connection_refused_icloud_pop(mailrig, mock, tmp_path):
     assert "icloud-no-pop" in finding_ids(doc)
 
 
+def test_curl_plaintext_to_exchange_993_times_out(mailrig, mock, tmp_path):
+    srv = mock("exchange")
+    # the client's own time-out ends the attempt; nothing here measures time
+    log = run_client(["curl", "-v", "--max-time", "2", "-u", "tony@contoso.com:Contoso-pass-1",
+                      f"imap://127.0.0.1:{srv.base + 993}/"], tmp_path, "curl.log")
+    r, doc = diagnose(mailrig, log, "--log-port-base", str(srv.base), "--provider", "exchange",
+                      secrets=secrets_of(srv))
+    assert "tls-none-on-implicit-port" in finding_ids(doc)
+
+
+def test_curl_untrusted_certificate_is_cannot_tell(mailrig, mock, tmp_path):
+    srv = mock("icloud")
+    log = run_client(["curl", "-v", "-u", "emilyparker:abcd-efgh-ijkl-mnop",
+                      f"imaps://127.0.0.1:{srv.base + 993}/"], tmp_path, "curl.log")
+    r, doc = diagnose(mailrig, log, "--log-port-base", str(srv.base), "--provider", "icloud",
+                      secrets=secrets_of(srv))
+    assert "certificate" in json.dumps(doc["cannot_tell"])
+    assert r.returncode == 0  # not presented as a settings error
+
+
 # ---- msmtp --debug ----------------------------------------------------------------------------------
 
 @pytest.mark.skipif(not shutil.which("msmtp"), reason="msmtp not installed")
@@ -266,6 +286,49 @@ s.login('emilyparker', 'abcd-efgh-ijkl-mnop')
 """, tmp_path, "smtplib.log")
     r, doc = diagnose(mailrig, log, "--log-port-base", str(srv.base), secrets=secrets_of(srv))
     assert "icloud-smtp-username-full-address" in finding_ids(doc), r.stdout
+
+
+def test_imaplib_exchange_login_before_starttls(mailrig, mock, tmp_path):
+    srv = mock("exchange")
+    log = py_log(f"""
+import imaplib
+imaplib.Debug = 4
+m = imaplib.IMAP4('127.0.0.1', {srv.base + 143})
+m.login('tony@contoso.com', 'Contoso-pass-1')
+""", tmp_path, "imaplib.log")
+    r, doc = diagnose(mailrig, log, "--log-port-base", str(srv.base), secrets=secrets_of(srv))
+    assert "exchange-no-tls" in finding_ids(doc), r.stdout
+
+
+def test_imaplib_exchange_not_signed_in(mailrig, mock, tmp_path):
+    srv = mock("exchange")
+    log = py_log(f"""
+import imaplib, ssl
+imaplib.Debug = 4
+m = imaplib.IMAP4_SSL('127.0.0.1', {srv.base + 993}, ssl_context=ssl._create_unverified_context())
+m.login('nina@contoso.com', 'Contoso-pass-3')
+m.select('INBOX')
+""", tmp_path, "imaplib.log")
+    r, doc = diagnose(mailrig, log, "--log-port-base", str(srv.base), secrets=secrets_of(srv))
+    assert "exchange-sign-in-web-first" in finding_ids(doc), r.stdout
+
+
+def test_smtplib_exchange_ntlm_then_name_part(mailrig, mock, tmp_path):
+    srv = mock("exchange")
+    log = py_log(f"""
+import smtplib, ssl
+s = smtplib.SMTP()
+s._host = 'smtp.test'
+s.set_debuglevel(1)
+s.connect('127.0.0.1', {srv.base + 587})
+s.ehlo(); s.starttls(context=ssl._create_unverified_context()); s.ehlo()
+s.docmd('AUTH NTLM', 'TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw==')  # what an SPA client sends
+s.login('tony', 'Contoso-pass-1')
+""", tmp_path, "smtplib.log")
+    r, doc = diagnose(mailrig, log, "--log-port-base", str(srv.base), secrets=secrets_of(srv))
+    ids = finding_ids(doc)
+    assert "exchange-spa" in ids and "exchange-username-full-address" in ids, r.stdout
+    assert "TlRMTVNTUAAB" not in r.stdout  # an NTLM message is hidden whole
 
 
 # ---- mailrig's own transcripts ---------------------------------------------------------------------
