@@ -240,15 +240,65 @@ static int serve_side(sock *s, const log_conn *k)
     return diverged;
 }
 
-/* Fill a redacted client line with the real credentials, or NULL to send it as recorded. */
+/* A base64 word whose decoded bytes hold "<redacted>" (a redacted SASL message): rebuilt
+ * with the password, and for PLAIN with --user as the identity when given. Returns the
+ * encoded length written to out, or -1 when w is not such a word. */
+static int fill_sasl_word(const char *w, size_t n, const replay_opts *o, char *out, size_t cap)
+{
+    char dec[1024], fixed[1200];
+    mr_error err;
+    int m = n >= 8 ? b64_decode(w, n, dec, sizeof dec, 0, &err) : -1;
+    if (m <= 0)
+        return -1;
+    const char *red = log_find(dec, (size_t)m, "<redacted>");
+    if (!red)
+        return -1;
+    size_t f = 0, pl = strlen(o->password);
+    const char *z1 = memchr(dec, 0, (size_t)m);
+    if (o->user && z1 && z1 < red) { /* PLAIN: authzid \0 authcid \0 passwd */
+        memcpy(fixed, dec, (size_t)(z1 - dec) + 1);
+        f = (size_t)(z1 - dec) + 1;
+        size_t ul = strlen(o->user);
+        if (f + ul + 1 + pl >= sizeof fixed)
+            return -1;
+        memcpy(fixed + f, o->user, ul);
+        f += ul;
+        fixed[f++] = 0;
+    } else {
+        if ((size_t)(red - dec) + pl >= sizeof fixed)
+            return -1;
+        memcpy(fixed, dec, (size_t)(red - dec));
+        f = (size_t)(red - dec);
+    }
+    memcpy(fixed + f, o->password, pl);
+    f += pl;
+    size_t tail = (size_t)(dec + m - red - 10);
+    if (f + tail >= sizeof fixed)
+        return -1;
+    memcpy(fixed + f, red + 10, tail);
+    f += tail;
+    return b64_encode(fixed, f, out, cap, &err);
+}
+
+/* Fill a redacted client line with the real credentials: a literal "<redacted>" becomes the
+ * password; a redacted SASL message is rebuilt (fill_sasl_word). Without --password the line
+ * is sent as recorded. */
 static void fill_secrets(const char *line, const replay_opts *o, char *out, size_t cap)
 {
+    snprintf(out, cap, "%s", line);
+    if (!o->password)
+        return;
     const char *red = strstr(line, "<redacted>");
-    if (!red || !o->password) {
-        snprintf(out, cap, "%s", line);
+    if (red) {
+        snprintf(out, cap, "%.*s%s%s", (int)(red - line), line, o->password, red + 10);
         return;
     }
-    snprintf(out, cap, "%.*s%s%s", (int)(red - line), line, o->password, red + 10);
+    const char *last = strrchr(line, ' ');
+    const char *w = last ? last + 1 : line;
+    char enc[2048];
+    int m = fill_sasl_word(w, strlen(w), o, enc, sizeof enc);
+    if (m > 0)
+        snprintf(out, cap, "%.*s%.*s", (int)(w - line), line, m, enc);
 }
 
 /* Play the client side on fd. Returns the number of divergences. */

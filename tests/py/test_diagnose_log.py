@@ -469,3 +469,33 @@ def test_print_any_log_as_transcript(mailrig):
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 0
     assert "conn 1 open imap.mail.me.com" in r.stdout and "C: <redacted>" in r.stdout
+
+
+SMTP_SETS = ("listener.587.mode=plain", "smtp.mechs_plain=PLAIN LOGIN")
+
+
+@pytest.mark.parametrize("mech", ["PLAIN", "LOGIN"])
+def test_replay_as_client_fills_sasl_credentials(mailrig, mock, tmp_path, mech):
+    srv = mock("generic", *SMTP_SETS)
+    p = subprocess.run([sys.executable, "-c", f"""
+import smtplib
+s = smtplib.SMTP('127.0.0.1', {srv.base + 587}, timeout=10)
+s.ehlo()
+s.auth({mech!r} == 'PLAIN' and 'plain' or 'login', s.auth_plain if {mech!r} == 'PLAIN' else s.auth_login)
+s.quit()
+""".replace("s.auth(", "s.user, s.password = 'alice@example.test', 'alice-password-1'\ns.auth(")],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    deadline = time.monotonic() + 10
+    files = []
+    while time.monotonic() < deadline and not files:
+        files = sorted(srv.transcript_dir.glob("*smtp*"))
+        time.sleep(0.05)
+    transcript = files[0]
+    assert "alice-password-1" not in transcript.read_text()
+    ok = subprocess.run([mailrig, "replay", str(transcript), "--as", "client", f"127.0.0.1:{srv.base + 587}",
+                         "--password", "alice-password-1"], capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    bad = subprocess.run([mailrig, "replay", str(transcript), "--as", "client", f"127.0.0.1:{srv.base + 587}",
+                          "--password", "not-it"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "535" in bad.stderr
