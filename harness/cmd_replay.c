@@ -41,6 +41,8 @@ typedef struct replay_opts {
     const char *user, *password;
     const char *to_scenario;
     const char *profile;
+    const char *role;   /* --role client|server for --to-scenario */
+    const char *client; /* --client "ADAPTER SETTING=VALUE..." for --role server */
     bool print;
     unsigned conn; /* 1-based; 0 = the first with data */
     const char *sets[16]; /* --set, written as `set` header lines by --to-scenario */
@@ -53,7 +55,7 @@ static void replay_usage(FILE *out)
     fprintf(out,
             "usage: mailrig replay LOG [--log-format F] [--conn N]\n"
             "                      (--as server [--port N] | --as client HOST:PORT [--user U --password P]\n"
-            "                       | --to-scenario FILE [--profile NAME] | --print)\n\n"
+            "                       | --to-scenario FILE [--profile NAME] [--role client|server] | --print)\n\n"
             "Play back a recorded conversation: a mailrig transcript or any log `mailrig diagnose\n"
             "--log` reads (curl -v, msmtp --debug, openssl s_client, imaplib, smtplib, Thunderbird).\n\n"
             "  --as server        listen on 127.0.0.1 (--port N, default a free port, printed as\n"
@@ -65,6 +67,8 @@ static void replay_usage(FILE *out)
             "  --to-scenario FILE write an editable client-role scenario (.scn); secrets become\n"
             "                     {account.*} variables; --profile names the profile it runs against\n"
             "                     (default: generic); --set SECTION.KEY=VALUE adds `set` lines\n"
+            "  --role server      with --to-scenario: a server-role scenario (mailrig sends the recorded\n"
+            "                     replies to the client under test); --client \"ADAPTER K=V...\" names it\n"
             "  --print            write the conversation (redacted) as a mailrig transcript\n"
             "  --log-format F     transcript, curl, msmtp, openssl, imaplib, smtplib, thunderbird\n"
             "  --conn N           which connection of the log (default: the first with data)\n"
@@ -404,6 +408,8 @@ static int parse(int argc, char **argv, replay_opts *o)
         else if (!strcmp(a, "--password")) str = &o->password;
         else if (!strcmp(a, "--to-scenario")) str = &o->to_scenario;
         else if (!strcmp(a, "--profile")) str = &o->profile;
+        else if (!strcmp(a, "--role")) str = &o->role;
+        else if (!strcmp(a, "--client")) str = &o->client;
         else if (!strcmp(a, "--set")) {
             if (i + 1 >= argc || o->n_sets >= 16)
                 return cli_usage_error("replay", "--set needs a value (at most 16)");
@@ -456,6 +462,8 @@ int cmd_replay(int argc, char **argv)
     if (modes != 1)
         return cli_usage_error("replay", "give exactly one of --as server, --as client HOST:PORT, --to-scenario "
                                          "FILE, --print");
+    if (o.role && strcmp(o.role, "server") && strcmp(o.role, "client"))
+        return cli_usage_error("replay", "--role %s: accepted: client, server", o.role);
     if (o.as && strcmp(o.as, "server") && strcmp(o.as, "client"))
         return cli_usage_error("replay", "--as %s: accepted: server, client", o.as);
     log_format f = LOG_FMT_UNKNOWN;
@@ -476,6 +484,14 @@ int cmd_replay(int argc, char **argv)
         status = log_conv_write_transcript(&c, o.log, stdout) < 0 ? EXIT_ENV : EXIT_PASS;
     } else if (!k) {
         status = cli_usage_error("replay", "%s: no connection %u with data", o.log, o.conn);
+    } else if (o.to_scenario && o.role && !strcmp(o.role, "server")) {
+        FILE *out = fopen(o.to_scenario, "w");
+        if (!out)
+            status = cli_env_error("replay", "cannot write %s", o.to_scenario);
+        else {
+            int w = replay_scn_write_server(k, o.log, o.profile ? o.profile : "generic", o.client, out);
+            status = fclose(out) != 0 || w < 0 ? cli_env_error("replay", "write error on %s", o.to_scenario) : EXIT_PASS;
+        }
     } else if (o.to_scenario) {
         status = replay_write_scenario(k, o.log, o.profile ? o.profile : "generic", o.sets, o.n_sets, o.to_scenario);
     } else {

@@ -33,7 +33,7 @@ static void put_esc(FILE *f, const char *s, size_t n)
             fputs("{{", f);
         else if (ch == '}')
             fputs("}}", f);
-        else if (ch < 0x20 || ch == 0x7f)
+        else if (ch < 0x20 || ch >= 0x7f) /* bytes outside printable ASCII: the language wants \xHH */
             fprintf(f, "\\x%02x", ch);
         else
             fputc(ch, f);
@@ -261,6 +261,90 @@ int replay_scn_write(const log_conn *k, const char *source, const char *profile_
             break;
         default: break;
         }
+    }
+    return ferror(f) ? -1 : 0;
+}
+
+/* A loose pattern for a client line: its command word (IMAP: tag and command) and "*". */
+static void client_glob(FILE *f, const char *s)
+{
+    char w0[64] = "", w1[64] = "";
+    sscanf(s, "%63s %63s", w0, w1);
+    static const char *const imap_cmds[] = {"LOGIN", "AUTHENTICATE", "CAPABILITY", "SELECT", "EXAMINE", "LIST",
+                                            "LSUB", "LOGOUT", "STARTTLS", "NOOP", "ID", "ENABLE", "NAMESPACE",
+                                            "FETCH", "UID", "STATUS", "IDLE", "APPEND", "SEARCH", "STORE"};
+    bool imap = false;
+    for (size_t i = 0; i < sizeof imap_cmds / sizeof *imap_cmds; i++)
+        imap |= !strcasecmp(w1, imap_cmds[i]);
+    char pat[160];
+    bool printable = true;
+    for (const char *q = w0; *q; q++)
+        printable &= (unsigned char)*q > 0x20 && (unsigned char)*q < 0x7f;
+    if (imap)
+        snprintf(pat, sizeof pat, "* %s*", w1);
+    else if (strstr(s, "<redacted>") || !w0[0] || strpbrk(w0, "*?") || !printable)
+        snprintf(pat, sizeof pat, "*");
+    else
+        snprintf(pat, sizeof pat, "%s*", w0);
+    fputs("expect   ", f);
+    put_str(f, pat);
+    fputc('\n', f);
+}
+
+int replay_scn_write_server(const log_conn *k, const char *source, const char *profile_name, const char *client_line,
+                            FILE *f)
+{
+    diag_proto proto = guess_proto(k);
+    if (!proto)
+        proto = DIAG_PROTO_IMAP;
+    const char *base = strrchr(source, '/') ? strrchr(source, '/') + 1 : source;
+    fprintf(f, "# Written by `mailrig replay --to-scenario --role server` from %s (line %u): mailrig\n"
+               "# serves the recorded replies; client lines are matched by their command word.\n",
+            base, k->line);
+    fputs("scenario replay-server\ndescribe ", f);
+    char desc[300];
+    snprintf(desc, sizeof desc, "the recorded server side of %s", base);
+    put_str(f, desc);
+    unsigned port = log_proto_of_port(k->port) == proto ? k->port
+                    : proto == DIAG_PROTO_SMTP       ? 587
+                    : proto == DIAG_PROTO_POP3       ? (k->implicit ? 995 : 110)
+                                                     : (k->implicit ? 993 : 143);
+    fprintf(f, "\nprofile  %s\nrole     server\n\nlisten   %s %u %s\n", profile_name, diag_proto_name(proto), port,
+            k->implicit ? "implicit-tls" : "plain");
+    if (client_line && client_line[0])
+        fprintf(f, "client   %s\n", client_line);
+    else
+        fputs("# client ADAPTER SETTING=VALUE...   (name the client under test here)\n", f);
+    bool in_send = false;
+    for (size_t i = 0; i < k->n; i++) {
+        const log_rec *r = &k->rec[i];
+        if (r->kind == LOG_DATA && r->dir == LOG_DIR_S) {
+            fputs(in_send ? " " : "send     ", f);
+            put_str(f, r->text);
+            in_send = true;
+            continue;
+        }
+        if (in_send)
+            fputc('\n', f);
+        in_send = false;
+        if (r->kind == LOG_DATA)
+            client_glob(f, r->text);
+        else if (r->kind == LOG_TLS_OK && r->tls == LOG_TLS_AFTER_STARTTLS)
+            fputs("starttls\n", f);
+    }
+    if (in_send)
+        fputc('\n', f);
+    if (client_line && client_line[0]) {
+        const log_rec *last = NULL;
+        for (size_t i = 0; i < k->n; i++)
+            if (k->rec[i].kind == LOG_DATA && k->rec[i].dir == LOG_DIR_S)
+                last = &k->rec[i];
+        const char *t = last ? last->text : "";
+        const char *sp = strchr(t, ' ');
+        bool failed = t[0] == '4' || t[0] == '5' || !strncmp(t, "-ERR", 4) ||
+                      (sp && (!strncmp(sp + 1, "NO ", 3) || !strncmp(sp + 1, "BAD ", 4)));
+        fprintf(f, "expect-client exit=%s timeout=20s   # as the recording ended; edit as needed\n",
+                failed ? "nonzero" : "0");
     }
     return ferror(f) ? -1 : 0;
 }

@@ -17,6 +17,13 @@
 int replay_scn_write(const log_conn *k, const char *source, const char *profile_name, const char *const *sets,
                      size_t n_sets, bool app_password, FILE *f);
 
+/* The server role: `listen PROTO PORT MODE`, `client CLIENT_LINE` (or a comment asking for
+ * one when NULL), the recorded server lines as `send` (consecutive lines in one write), each
+ * client line as a loose `expect` (its command word), `starttls` where the recording
+ * upgraded. Returns 0, or -1 on a write error. */
+int replay_scn_write_server(const log_conn *k, const char *source, const char *profile_name, const char *client_line,
+                            FILE *f);
+
 /* sets: profile overrides written as `set` header lines. */
 /* The same into the file at path (loading profile_name to choose the password variable).
  * Returns an exit status (EXIT_PASS, EXIT_USAGE for an unknown profile, EXIT_ENV). */

@@ -499,3 +499,27 @@ s.quit()
     bad = subprocess.run([mailrig, "replay", str(transcript), "--as", "client", f"127.0.0.1:{srv.base + 587}",
                           "--password", "not-it"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "535" in bad.stderr
+
+
+def test_to_scenario_server_role_lints(mailrig, mock, tmp_path):
+    srv = mock("generic", *SMTP_SETS)
+    p = subprocess.run(["msmtp", "--host=127.0.0.1", f"--port={srv.base + 587}", "--tls=off", "--auth=plain",
+                        "--user=alice@example.test", "--passwordeval=echo alice-password-1",
+                        "--from=alice@example.test", "alice@example.test"],
+                       input="Subject: t\n\nhi\n", capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    deadline = time.monotonic() + 10
+    files = []
+    while time.monotonic() < deadline and not files:
+        files = sorted(srv.transcript_dir.glob("*smtp*"))
+        time.sleep(0.05)
+    scn = tmp_path / "server.scn"
+    client = ("msmtp server=smtp.example.test port=587 security=none auth=plain user={account.email} "
+              "password={account.password} from={account.email} to={account.email}")
+    r = subprocess.run([mailrig, "replay", str(files[0]), "--to-scenario", str(scn), "--role", "server",
+                        "--client", client], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    text = scn.read_text()
+    assert "role     server" in text and 'expect   "AUTH*"' in text and "alice-password-1" not in text
+    lint = subprocess.run([mailrig, "lint", str(scn)], capture_output=True, text=True, timeout=30)
+    assert lint.returncode == 0, lint.stderr + text
