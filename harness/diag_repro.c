@@ -192,10 +192,36 @@ static bool fixes(const diag_finding *f)
     case DIAG_T_TLS_NONE_ON_IMPLICIT:
     case DIAG_T_TLS_ON_PLAIN:
     case DIAG_T_USERNAME_OTHER:
+    case DIAG_T_SERVER_NAME:
         return true;
     default:
         return false;
     }
+}
+
+static bool has_finding(const diag_report *r, diag_server_id id, diag_trigger t)
+{
+    for (size_t i = 0; i < r->n_findings; i++)
+        if (r->findings[i].server == id && r->findings[i].rule->trigger == t)
+            return true;
+    return false;
+}
+
+/* A server name the diagnosis does not call wrong (an unknown host under --provider) but the
+ * mock's certificate does not carry: connect by the profile's name, or the run would fail on
+ * a certificate that only the mock has. */
+static void mock_host(const profile *p, const diag_report *r, diag_server_id id, repro_server *sv)
+{
+    const char *names[32];
+    size_t n = profile_hosts(p, names, 32);
+    for (size_t i = 0; i < n && i < 32; i++)
+        if (!strcasecmp(names[i], sv->host))
+            return;
+    const profile_service *svc = profile_service_of(p, pproto(sv->proto));
+    if (has_finding(r, id, DIAG_T_SERVER_NAME) || !svc->host)
+        return;
+    note(sv, "%s is not a name of the mock's certificate: connected as %s", sv->host, svc->host);
+    snprintf(sv->host, sizeof sv->host, "%s", svc->host);
 }
 
 /* The fix for an account state: the provider's remedy, as far as settings can carry it. */
@@ -232,6 +258,7 @@ int repro_plan_make(const diag_settings *s, const diag_report *r, const profile 
     const char *email = s->email;
     const char *at = strchr(email, '@');
     const profile_account *acct = at ? profile_account_by_address(p, email, strlen(email)) : NULL;
+    out->stand_in = !acct;
     if (!acct && p->n_accounts)
         acct = &p->accounts[0];
     if (!acct) {
@@ -242,8 +269,11 @@ int repro_plan_make(const diag_settings *s, const diag_report *r, const profile 
     snprintf(out->account_email, sizeof out->account_email, "%s", acct->email);
     snprintf(out->state, sizeof out->state, "%s", state && strcmp(state, "ok") ? state : "");
     const char *user_email = at ? email : acct->email;
+    snprintf(out->user_email, sizeof out->user_email, "%s", user_email);
     for (int i = 0; i < DIAG_SERVERS; i++) {
         user_server(s, (diag_server_id)i, p, user_email, &out->user[i]);
+        if (out->user[i].runnable)
+            mock_host(p, r, (diag_server_id)i, &out->user[i]);
         out->fixed[i] = out->user[i];
         out->fixed[i].notes[0] = '\0';
     }
@@ -309,12 +339,19 @@ static const char *password_ref(const repro_server *sv, const profile_account *a
     return "{account.password}";
 }
 
+/* The bearer token: the account's, or a stand-in where it has none (the provider refuses the
+ * mechanism before looking at it). */
+static const char *token_ref(const profile_account *acct)
+{
+    return acct && acct->oauth_token ? "{account.oauth_token}" : "no-token";
+}
+
 static void tls_line(out *o, const repro_server *sv)
 {
     put(o, "tls      expect=ok verify=on sni=\"%s\"\n", sv->host);
 }
 
-static void imap_steps(out *o, const repro_server *sv, const char *user, const char *pw)
+static void imap_steps(out *o, const repro_server *sv, const char *user, const char *pw, const char *token)
 {
     put(o, "expect-reply * OK\n");
     if (sv->wire == DIAG_WIRE_STARTTLS || sv->wire == DIAG_WIRE_STARTTLS_OPT) {
@@ -325,7 +362,7 @@ static void imap_steps(out *o, const repro_server *sv, const char *user, const c
     case DIAG_AUTH_NONE: break;
     case DIAG_AUTH_NORMAL: put(o, "send     \"a1 LOGIN \\\"%s\\\" %s\"\nexpect-reply a1 OK\n", user, pw); break;
     case DIAG_AUTH_OAUTH2:
-        put(o, "var      xoauth=\"user=%s\\x01auth=Bearer {account.oauth_token}\\x01\\x01\"\n", user);
+        put(o, "var      xoauth=\"user=%s\\x01auth=Bearer %s\\x01\\x01\"\n", user, token);
         put(o, "send     \"a1 AUTHENTICATE XOAUTH2 {base64:xoauth}\"\nexpect-reply a1 OK\n");
         break;
     default:
@@ -355,7 +392,8 @@ static void smtp_auth(out *o, const repro_server *sv, const profile *p, const ch
     put(o, "send     \"{base64:pass}\"\nexpect-reply 235\n");
 }
 
-static void smtp_steps(out *o, const repro_server *sv, const profile *p, const char *user, const char *pw)
+static void smtp_steps(out *o, const repro_server *sv, const profile *p, const char *user, const char *pw,
+                       const char *token)
 {
     put(o, "expect-reply 220\nsend     \"EHLO client.example\"\nexpect-reply 250\n");
     if (sv->wire == DIAG_WIRE_STARTTLS || sv->wire == DIAG_WIRE_STARTTLS_OPT) {
@@ -367,7 +405,7 @@ static void smtp_steps(out *o, const repro_server *sv, const profile *p, const c
     case DIAG_AUTH_NONE: break;
     case DIAG_AUTH_NORMAL: smtp_auth(o, sv, p, user, pw); break;
     case DIAG_AUTH_OAUTH2:
-        put(o, "var      xoauth=\"user=%s\\x01auth=Bearer {account.oauth_token}\\x01\\x01\"\n", user);
+        put(o, "var      xoauth=\"user=%s\\x01auth=Bearer %s\\x01\\x01\"\n", user, token);
         put(o, "send     \"AUTH XOAUTH2 {base64:xoauth}\"\nexpect-reply 235\n");
         break;
     default:
@@ -410,7 +448,7 @@ int repro_scenario(const repro_plan *pl, bool fixed, diag_server_id id, const pr
     const char *state = fixed ? pl->fixed_state : pl->state;
     out o = {.buf = buf, .cap = cap};
     char user[2 * DIAG_ADDR_MAX];
-    username_text(sv->username, pl->account_email, user, sizeof user);
+    username_text(sv->username, pl->stand_in ? pl->user_email : "", user, sizeof user);
     put(&o, "scenario reproduce-%s-%s\n", diag_server_name(id), fixed ? "corrected" : "as-entered");
     put(&o, "describe \"%s settings %s\"\n", diag_server_name(id), fixed ? "with the fixes applied" : "as entered");
     put(&o, "profile  %s\nrole     %s\naccount  %s\n", pl->provider, adapter ? "server" : "client", pl->account);
@@ -431,9 +469,9 @@ int repro_scenario(const repro_plan *pl, bool fixed, diag_server_id id, const pr
         if (sv->wire == DIAG_WIRE_IMPLICIT_TLS)
             tls_line(&o, sv);
         if (sv->proto == DIAG_PROTO_IMAP)
-            imap_steps(&o, sv, user, pw);
+            imap_steps(&o, sv, user, pw, token_ref(acct));
         else if (sv->proto == DIAG_PROTO_SMTP)
-            smtp_steps(&o, sv, p, user, pw);
+            smtp_steps(&o, sv, p, user, pw, token_ref(acct));
         else
             pop3_steps(&o, sv, user, pw);
     }

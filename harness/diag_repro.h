@@ -40,6 +40,9 @@ typedef struct repro_plan {
     char provider[DIAG_NAME_MAX];
     char account[64];                /* the profile account that stands for the user */
     char account_email[DIAG_ADDR_MAX];
+    char user_email[DIAG_ADDR_MAX];  /* the user's address (the account's when not given) */
+    bool stand_in;                   /* the address is not a profile account: user names that
+                                      * are (part of) it are written as the account's */
     char state[64];                  /* --account-state for the user's run ("" = ok) */
     char fixed_state[64];            /* the state after the fixes ("" = ok) */
     repro_server user[DIAG_SERVERS];
