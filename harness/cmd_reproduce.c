@@ -143,6 +143,7 @@ typedef struct outcome {
     char message[1024];
     int failed_line;
     char transcript[4096];
+    char client_output[4096];
 } outcome;
 
 static int run_one(const char *dir, const char *name, const char *text, size_t len, outcome *oc)
@@ -171,6 +172,7 @@ static int run_one(const char *dir, const char *name, const char *text, size_t l
     oc->ran = true;
     snprintf(oc->message, sizeof oc->message, "%s", res.message);
     snprintf(oc->transcript, sizeof oc->transcript, "%s", res.transcript);
+    snprintf(oc->client_output, sizeof oc->client_output, "%s", res.client_output);
     oc->failed_line = res.failed_step >= 0 && (size_t)res.failed_step < sc->nsteps
                           ? (int)sc->steps[res.failed_step].loc.line
                           : 0;
@@ -187,7 +189,7 @@ typedef struct lines {
 } lines;
 
 /* The transcript's records without their timestamps ("conn 1 C: a1 LOGIN ..."). */
-static void read_transcript(const char *path, lines *out)
+static void read_lines(const char *path, bool strip_time, lines *out)
 {
     out->v = NULL;
     out->n = 0;
@@ -200,7 +202,7 @@ static void read_transcript(const char *path, lines *out)
     while ((len = getline(&line, &cap, f)) > 0) {
         while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = '\0';
-        const char *p = strchr(line, ' ');
+        const char *p = strip_time ? strchr(line, ' ') : NULL;
         p = p ? p + 1 : line;
         char **nv = realloc(out->v, (out->n + 1) * sizeof *nv);
         if (!nv)
@@ -239,6 +241,17 @@ static void print_lines(const char *title, const lines *l, FILE *f)
         fprintf(f, "  (no transcript)\n");
 }
 
+/* The last lines of a client's captured output (already redacted by the adapter layer). */
+static void print_tail(const char *title, const char *path, FILE *f)
+{
+    lines l;
+    read_lines(path, false, &l);
+    fprintf(f, "--- %s (last lines)\n", title);
+    for (size_t i = l.n > 8 ? l.n - 8 : 0; i < l.n; i++)
+        fprintf(f, "  %s\n", l.v[i] ? l.v[i] : "");
+    free_lines(&l);
+}
+
 static const char *verdict_words(const outcome *oc)
 {
     return !oc->ran ? "not run" : oc->verdict == RUN_PASS ? "succeeded" : oc->verdict == RUN_FAIL ? "FAILED" : "ERROR";
@@ -253,7 +266,22 @@ static int terminal_width(void)
     return c && atoi(c) > 0 ? atoi(c) : 0;
 }
 
-static void print_findings(const diag_report *r, diag_server_id id, FILE *f)
+/* The possible cause an account state makes real. */
+static bool state_shows(const char *state, diag_trigger t)
+{
+    if (!state || !*state)
+        return false;
+    switch (t) {
+    case DIAG_T_STATE_NOT_SIGNED_IN: return !strcmp(state, "not-signed-in");
+    case DIAG_T_STATE_PROTOCOL_DISABLED: return strstr(state, "-disabled") && strncmp(state, "basic", 5) &&
+                                                strncmp(state, "smtp", 4);
+    case DIAG_T_STATE_BASIC_AUTH_DISABLED: return !strcmp(state, "basic-auth-disabled");
+    case DIAG_T_STATE_SMTP_AUTH_DISABLED: return !strcmp(state, "smtp-auth-disabled");
+    default: return false;
+    }
+}
+
+static void print_findings(const diag_report *r, diag_server_id id, const char *state, FILE *f)
 {
     bool any = false;
     for (size_t i = 0; i < r->n_findings; i++) {
@@ -264,7 +292,10 @@ static void print_findings(const diag_report *r, diag_server_id id, FILE *f)
             fprintf(f, "findings (mailrig diagnose):\n");
         any = true;
         fprintf(f, "  %-7s %s%s: %s\n", diag_severity_name(fd->severity), fd->rule->id,
-                fd->rule->kind == DIAG_KIND_POSSIBLE_CAUSE ? " (possible cause)" : "", fd->title);
+                fd->rule->kind != DIAG_KIND_POSSIBLE_CAUSE ? ""
+                : state_shows(state, fd->rule->trigger) ? " (possible cause, made real by --account-state)"
+                                                        : " (possible cause)",
+                fd->title);
         if (fd->fix[0] && fd->rule->kind == DIAG_KIND_SETTING)
             fprintf(f, "          fix: %s\n", fd->fix);
     }
@@ -286,8 +317,8 @@ static void print_server(const repro_plan *pl, diag_server_id id, const outcome 
     if (pl->fixed[id].notes[0])
         fprintf(f, "  (changed: %s)\n", pl->fixed[id].notes);
     lines a, b;
-    read_transcript(u->transcript, &a);
-    read_transcript(x->ran ? x->transcript : "", &b);
+    read_lines(u->transcript, true, &a);
+    read_lines(x->ran ? x->transcript : "", true, &b);
     int width = terminal_width();
     bool side = o->layout == 1 || (o->layout == 0 && width >= 160);
     if (side && x->ran)
@@ -306,7 +337,9 @@ static void print_server(const repro_plan *pl, diag_server_id id, const outcome 
     if (x->ran && x->verdict != RUN_PASS)
         fprintf(f, " at scenario line %d: %s", x->failed_line, x->message);
     fputc('\n', f);
-    print_findings(r, id, f);
+    if (u->client_output[0])
+        print_tail("client output, as entered", u->client_output, f);
+    print_findings(r, id, pl->state, f);
 }
 
 /* ---- the command ------------------------------------------------------------------------------ */
