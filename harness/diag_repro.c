@@ -128,13 +128,15 @@ static void apply_fix(const diag_finding *f, const profile *p, const char *email
     const profile_service *svc = profile_service_of(p, pproto(fx->proto));
     switch (f->rule->trigger) {
     case DIAG_T_SERVER_NAME:
-        snprintf(fx->host, sizeof fx->host, "%s", svc->host ? svc->host : fx->host);
+        if (svc->host)
+            snprintf(fx->host, sizeof fx->host, "%s", svc->host);
         note(fx, "server %s", fx->host);
         break;
     case DIAG_T_PROTOCOL_UNSUPPORTED:
         fx->proto = DIAG_PROTO_IMAP;
         doc = documented(p, fx->proto);
-        snprintf(fx->host, sizeof fx->host, "%s", p->imap.s.host ? p->imap.s.host : fx->host);
+        if (p->imap.s.host)
+            snprintf(fx->host, sizeof fx->host, "%s", p->imap.s.host);
         fx->port = doc ? doc->port : fx->port;
         fx->wire = wire_of(doc);
         documented_username(p, fx->proto, email, fx->username, sizeof fx->username);
