@@ -309,29 +309,40 @@ static void put(out *o, const char *fmt, ...)
         o->n += (size_t)w;
 }
 
-/* The user name as scenario text: the account's address or name part where the user's
- * matches the user's address (so its form is kept on the profile account), escaped. */
-static void username_text(const char *typed, const char *email, char *buf, size_t cap)
+/* Append typed text to buf as the inside of a scenario string: quotes, backslashes and braces
+ * escaped, so a user name can never end the string or name a variable. */
+static size_t escaped(char *buf, size_t n, size_t cap, const char *typed, bool imap)
 {
-    const char *at = strchr(email, '@');
-    size_t local = at ? (size_t)(at - email) : 0;
-    char tmp[DIAG_ADDR_MAX + 32];
-    if (at && !strcasecmp(typed, email))
-        snprintf(tmp, sizeof tmp, "{account.email}");
-    else if (at && strlen(typed) == local && !strncasecmp(typed, email, local))
-        snprintf(tmp, sizeof tmp, "{account.local}");
-    else if (at && strlen(typed) > local && typed[local] == '@' && !strncasecmp(typed, email, local))
-        snprintf(tmp, sizeof tmp, "{account.local}%s", typed + local);
-    else
-        snprintf(tmp, sizeof tmp, "%s", typed);
-    size_t n = 0;
-    for (const char *p = tmp; *p && n + 3 < cap; p++) {
-        bool ref = *p == '{' && (!strncmp(p, "{account.", 9));
-        if ((*p == '"' || *p == '\\' || (*p == '{' && !ref)))
+    for (const char *p = typed; *p && n + 5 < cap; p++) {
+        if (imap && (*p == '"' || *p == '\\')) { /* IMAP quoted-string escape, then ours */
+            buf[n++] = '\\';
+            buf[n++] = '\\';
+        }
+        if (*p == '"' || *p == '\\' || *p == '{')
             buf[n++] = '\\';
         buf[n++] = *p;
     }
     buf[n] = '\0';
+    return n;
+}
+
+/* The user name as scenario text: where the user's matches the user's address (a stand-in
+ * account), the account's address or name part, so its form is kept. email "" = as typed. */
+static void username_text(const char *typed, const char *email, bool imap, char *buf, size_t cap)
+{
+    const char *at = strchr(email, '@');
+    size_t local = at ? (size_t)(at - email) : 0;
+    buf[0] = '\0';
+    if (at && !strcasecmp(typed, email)) {
+        snprintf(buf, cap, "{account.email}");
+    } else if (at && strlen(typed) == local && !strncasecmp(typed, email, local)) {
+        snprintf(buf, cap, "{account.local}");
+    } else if (at && strlen(typed) > local && typed[local] == '@' && !strncasecmp(typed, email, local)) {
+        size_t n = (size_t)snprintf(buf, cap, "{account.local}");
+        escaped(buf, n < cap ? n : cap - 1, cap, typed + local, imap);
+    } else {
+        escaped(buf, 0, cap, typed, imap);
+    }
 }
 
 static const char *password_ref(const repro_server *sv, const profile_account *acct)
@@ -450,7 +461,9 @@ int repro_scenario(const repro_plan *pl, bool fixed, diag_server_id id, const pr
     const char *state = fixed ? pl->fixed_state : pl->state;
     out o = {.buf = buf, .cap = cap};
     char user[2 * DIAG_ADDR_MAX];
-    username_text(sv->username, pl->stand_in ? pl->user_email : "", user, sizeof user);
+    /* IMAP LOGIN quotes the name: escape it for IMAP (not for an adapter: the client does) */
+    username_text(sv->username, pl->stand_in ? pl->user_email : "", !adapter && sv->proto == DIAG_PROTO_IMAP &&
+                  sv->auth == DIAG_AUTH_NORMAL, user, sizeof user);
     put(&o, "scenario reproduce-%s-%s\n", diag_server_name(id), fixed ? "corrected" : "as-entered");
     put(&o, "describe \"%s settings %s\"\n", diag_server_name(id), fixed ? "with the fixes applied" : "as entered");
     put(&o, "profile  %s\nrole     %s\naccount  %s\n", pl->provider, adapter ? "server" : "client", pl->account);
