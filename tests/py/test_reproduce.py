@@ -186,3 +186,11 @@ def test_help():
     assert r.returncode == 0
     for word in ("--account-state", "--client ADAPTER", "--ui-client", "Exit status: 0 the failure reproduced"):
         assert word in r.stdout
+
+
+def test_fix_that_fails_too_says_so(tmp_path):
+    """With IMAP closed on every port (a --set), no correction can work: exit 1, and why."""
+    r = reproduce(tmp_path, ICLOUD, ICLOUD_IN, None, "--set", "listener.993.mode=closed")
+    assert r.returncode == 1, r.stdout
+    assert "result: the failure reproduced, but the corrected settings fail too" in r.stdout
+    assert "corrected:  FAILED at scenario line" in r.stdout and "connection refused" in r.stdout
