@@ -48,7 +48,8 @@ static diag_wire wire_of(const profile_listener *l)
         return DIAG_WIRE_UNSET;
     return l->mode == PROFILE_MODE_IMPLICIT_TLS ? DIAG_WIRE_IMPLICIT_TLS
            : l->mode == PROFILE_MODE_STARTTLS   ? DIAG_WIRE_STARTTLS
-                                                : DIAG_WIRE_NONE;
+           : l->mode == PROFILE_MODE_PLAIN      ? DIAG_WIRE_NONE
+                                                : DIAG_WIRE_UNSET; /* closed, silent */
 }
 
 static void documented_username(const profile *p, diag_proto proto, const char *email, char *out, size_t cap)
@@ -87,7 +88,8 @@ static void user_server(const diag_settings *s, diag_server_id id, const profile
         note(out, "server not given: %s assumed", out->host);
     out->port = sv->port;
     if (!out->port) {
-        out->port = doc ? doc->port : 0;
+        /* the documented port, else the protocol's standard one (the provider has none) */
+        out->port = doc ? doc->port : out->proto == DIAG_PROTO_IMAP ? 993 : out->proto == DIAG_PROTO_POP3 ? 995 : 587;
         note(out, "port not given: %u assumed", out->port);
     }
     out->wire = sv->reading.wire;
@@ -99,6 +101,9 @@ static void user_server(const diag_settings *s, diag_server_id id, const profile
         out->wire = wire_of(profile_listener_find(p, out->port));
         if (out->wire == DIAG_WIRE_UNSET)
             out->wire = wire_of(doc);
+        if (out->wire == DIAG_WIRE_UNSET) /* RFC 8314's implicit-TLS ports, else STARTTLS */
+            out->wire = out->port == 993 || out->port == 995 || out->port == 465 ? DIAG_WIRE_IMPLICIT_TLS
+                                                                                 : DIAG_WIRE_STARTTLS;
         note(out, "security not given: %s assumed", diag_wire_words(out->wire));
     }
     if (sv->username[0]) {
@@ -140,7 +145,11 @@ static void apply_fix(const diag_finding *f, const profile *p, const char *email
         fx->port = doc ? doc->port : fx->port;
         fx->wire = wire_of(doc);
         documented_username(p, fx->proto, email, fx->username, sizeof fx->username);
-        note(fx, "IMAP at %s:%u with %s", fx->host, fx->port, diag_wire_words(fx->wire));
+        /* nothing else of this server was judged: take IMAP's documented login as a whole */
+        fx->auth = DIAG_AUTH_NORMAL;
+        fx->password = p->imap.s.passwords & PROFILE_PW_APP ? DIAG_PW_APP : DIAG_PW_ACCOUNT;
+        note(fx, "IMAP at %s:%u with %s, user %s, the %s password", fx->host, fx->port, diag_wire_words(fx->wire),
+             fx->username, diag_password_name(fx->password));
         break;
     case DIAG_T_PORT_CLOSED:
     case DIAG_T_PROTOCOL_PORT:
@@ -457,6 +466,8 @@ int repro_scenario(const repro_plan *pl, bool fixed, diag_server_id id, const pr
                    const char *const *sets, size_t nsets, const char *adapter, char *buf, size_t cap)
 {
     const repro_server *sv = fixed ? &pl->fixed[id] : &pl->user[id];
+    if (!sv->runnable || !sv->port || sv->wire == DIAG_WIRE_UNSET)
+        return -1;
     const profile_account *acct = profile_account_find(p, pl->account);
     const char *state = fixed ? pl->fixed_state : pl->state;
     out o = {.buf = buf, .cap = cap};

@@ -58,7 +58,7 @@ int repro_plan_make(const diag_settings *s, const diag_report *r, const profile 
 /* Write the scenario for server id of the plan (fixed: the corrected settings) into buf.
  * sets: profile overrides for `set` lines. adapter: a client adapter name (server role,
  * `serve` + `client`), or NULL for mailrig's own client role. Returns the length, or -1 when
- * it does not fit. */
+ * it does not fit or the server is not runnable. */
 int repro_scenario(const repro_plan *pl, bool fixed, diag_server_id id, const profile *p,
                    const char *const *sets, size_t nsets, const char *adapter, char *buf, size_t cap);
 
