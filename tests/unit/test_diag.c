@@ -257,6 +257,27 @@ static void settings_file_errors(void **state)
     assert_msg("larger than");
 }
 
+/* Values are valid UTF-8 without control characters, exactly (RFC 3629). */
+static void settings_utf8(void **state)
+{
+    (void)state;
+    static const char *const good[] = {"caf\xc3\xa9", "\xe6\x97\xa5\xe6\x9c\xac", "\xf0\x9f\x98\x80",
+                                       "\xf4\x8f\xbf\xbf", "\xed\x9f\xbf"};
+    static const char *const bad[] = {"\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                                      "\xf6\x9e\x8a\x8a", "\xc3", "a\x7f", "\xf0\x8f\xbf\xbf", "\x80"};
+    diag_settings s;
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        diag_settings_init(&s);
+        assert_int_equal(diag_settings_set(&s, "in-username", good[i], M), 0);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        diag_settings_init(&s);
+        if (diag_settings_set(&s, "in-username", bad[i], M) != -1)
+            fail_msg("bad UTF-8 #%zu accepted", i);
+    }
+    assert_msg("--in-username=");
+}
+
 static void protocol_inference(void **state)
 {
     (void)state;
@@ -509,6 +530,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(shipped_vocabulary_loads, setup, teardown),
         cmocka_unit_test_setup_teardown(settings_file_origins, setup, teardown),
         cmocka_unit_test_setup_teardown(settings_file_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(settings_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(protocol_inference, setup, teardown),
         cmocka_unit_test_setup_teardown(rule_selection, setup, teardown),
         cmocka_unit_test_setup_teardown(fill_expansion, setup, teardown),
