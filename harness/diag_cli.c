@@ -31,13 +31,14 @@ static const char *value_of(const char *cmd, int argc, char **argv, int *i, size
 
 static int unknown_option(const char *cmd, const char *arg)
 {
-    static const char *const common[] = {"settings", "log", "json", "vocabulary", "set", "help", "ui-client"};
+    static const char *const common[] = {"settings", "log", "json", "vocabulary", "set", "help"};
     const char *names[64];
     size_t n = 0;
     for (size_t i = 0; i < sizeof common / sizeof *common; i++)
         names[n++] = common[i];
     for (size_t i = 0; diag_flag_names[i] && n < 64; i++)
         names[n++] = diag_flag_names[i];
+    names[n++] = "ui-client";
     const char *name = arg + 2;
     size_t len = strcspn(name, "=");
     const char *near = suggest_closest(name, len, names, n);
