@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <ftw.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +66,9 @@ static void usage(FILE *out)
             "  --side-by-side, --stacked  transcript layout (default: side by side on a terminal\n"
             "                           of 160 columns or more)\n"
             "  --work DIR               keep the scenarios and transcripts in DIR\n"
-            "  --show-scenarios         print the generated scenarios too\n\n"
+            "  --show-scenarios         print the generated scenarios too\n"
+            "  --json                   one JSON document: per server the runs (settings, verdict,\n"
+            "                           failure, transcript), the findings, the result\n\n"
             "Exit status: 0 the failure reproduced and the corrected settings succeed; 1 nothing\n"
             "to reproduce (the settings work on the mock) or the corrected settings fail too;\n"
             "2 usage or settings error; 3 environment (mock or client could not start).\n");
@@ -383,7 +386,7 @@ static int run_server(job *J, diag_server_id id, const char *adapter)
         if (n < 0)
             return cli_usage_error("reproduce", "the settings make a scenario longer than %d bytes", REPRO_SCN_MAX);
         if (J->o->show_scenarios)
-            printf("--- scenario %s %s\n%s", diag_server_name(id), what[k], J->scn);
+            fprintf(J->c->json ? stderr : stdout, "--- scenario %s %s\n%s", diag_server_name(id), what[k], J->scn);
         char name[64];
         snprintf(name, sizeof name, "%s-%s", diag_server_name(id), what[k]);
         int rc = run_one(J->dir, name, J->scn, (size_t)n, fixed ? &J->fixed[id] : &J->user[id]);
@@ -406,7 +409,7 @@ static int choose(job *J, bool *run, const char **adapter)
         const repro_server *sv = &J->pl->user[i];
         run[i] = sv->present && sv->runnable && (!*adapter || strstr(protos, diag_proto_name(sv->proto)));
         if (sv->present && !sv->runnable)
-            fprintf(stdout, "%s: cannot reproduce: %s\n", diag_server_name(i), sv->why_not);
+            fprintf(J->c->json ? stderr : stdout, "%s: cannot reproduce: %s\n", diag_server_name(i), sv->why_not);
         any |= run[i];
     }
     if (!any)
@@ -415,7 +418,8 @@ static int choose(job *J, bool *run, const char **adapter)
     return EXIT_PASS;
 }
 
-static int verdict(job *J, const bool *run)
+/* The overall result: the exit status and its sentence. */
+static int result(job *J, const bool *run, const char **key, char *text, size_t cap)
 {
     bool reproduced = false, fix_failed = false, env = false;
     for (int i = 0; i < DIAG_SERVERS; i++) {
@@ -427,22 +431,88 @@ static int verdict(job *J, const bool *run)
             fix_failed |= !J->fixed[i].ran || J->fixed[i].verdict != RUN_PASS;
         }
     }
-    printf("\n");
     if (env) {
-        printf("result: the environment failed (see the messages above); nothing was judged\n");
+        *key = "environment";
+        snprintf(text, cap, "the environment failed (see the messages above); nothing was judged");
         return EXIT_ENV;
     }
     if (!reproduced) {
-        printf("result: nothing to reproduce: the settings work against the %s mock%s\n", J->pl->provider,
-               diag_report_has_errors(J->r) ? " although mailrig diagnose reports errors (see the findings)" : "");
+        *key = "nothing-to-reproduce";
+        snprintf(text, cap, "nothing to reproduce: the settings work against the %s mock%s", J->pl->provider,
+                 diag_report_has_errors(J->r) ? " although mailrig diagnose reports errors (see the findings)" : "");
         return EXIT_FAIL;
     }
     if (fix_failed) {
-        printf("result: the failure reproduced, but the corrected settings fail too\n");
+        *key = "fix-fails";
+        snprintf(text, cap, "the failure reproduced, but the corrected settings fail too");
         return EXIT_FAIL;
     }
-    printf("result: the failure reproduced; the corrected settings succeed\n");
+    *key = "reproduced";
+    snprintf(text, cap, "the failure reproduced; the corrected settings succeed");
     return EXIT_PASS;
+}
+
+/* ---- JSON ---------------------------------------------------------------------------------------- */
+
+static json_t *run_json(const repro_server *sv, const outcome *oc)
+{
+    if (!oc->ran)
+        return json_null();
+    char desc[700];
+    repro_describe(sv, desc, sizeof desc);
+    json_t *j = json_object();
+    json_object_set_new(j, "settings", json_string(desc));
+    json_object_set_new(j, "notes", sv->notes[0] ? json_string(sv->notes) : json_null());
+    json_object_set_new(j, "verdict", json_string(oc->verdict == RUN_PASS ? "pass" : oc->verdict == RUN_FAIL ? "fail"
+                                                                                                          : "error"));
+    json_object_set_new(j, "failed_line", oc->verdict == RUN_PASS ? json_null() : json_integer(oc->failed_line));
+    json_object_set_new(j, "message", oc->verdict == RUN_PASS ? json_null() : json_string(oc->message));
+    lines l;
+    read_lines(oc->transcript, true, &l);
+    json_t *t = json_array();
+    for (size_t i = 0; i < l.n; i++)
+        if (l.v[i])
+            json_array_append_new(t, json_string(l.v[i]));
+    free_lines(&l);
+    json_object_set_new(j, "transcript", t);
+    return j;
+}
+
+static int write_json(job *J, const bool *run, const char *adapter, const char *key, const char *text)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "provider", json_string(J->pl->provider));
+    json_object_set_new(j, "account", json_string(J->pl->account));
+    json_object_set_new(j, "client", adapter ? json_string(adapter) : json_null());
+    json_object_set_new(j, "account_state", json_string(J->pl->state[0] ? J->pl->state : "ok"));
+    json_t *servers = json_array();
+    for (int i = 0; i < DIAG_SERVERS; i++) {
+        if (!run[i])
+            continue;
+        json_t *sv = json_object();
+        json_object_set_new(sv, "server", json_string(diag_server_name((diag_server_id)i)));
+        json_object_set_new(sv, "as_entered", run_json(&J->pl->user[i], &J->user[i]));
+        json_object_set_new(sv, "corrected", run_json(&J->pl->fixed[i], &J->fixed[i]));
+        json_array_append_new(servers, sv);
+    }
+    json_object_set_new(j, "servers", servers);
+    json_t *fs = json_array();
+    for (size_t i = 0; i < J->r->n_findings; i++) {
+        const diag_finding *fd = &J->r->findings[i];
+        json_t *f = json_object();
+        json_object_set_new(f, "id", json_string(fd->rule->id));
+        json_object_set_new(f, "severity", json_string(diag_severity_name(fd->severity)));
+        json_object_set_new(f, "server", json_string(diag_server_name(fd->server)));
+        json_object_set_new(f, "kind", json_string(fd->rule->kind == DIAG_KIND_SETTING ? "setting" : "possible-cause"));
+        json_array_append_new(fs, f);
+    }
+    json_object_set_new(j, "findings", fs);
+    json_object_set_new(j, "result", json_string(key));
+    json_object_set_new(j, "message", json_string(text));
+    int rc = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+    json_decref(j);
+    printf("\n");
+    return rc;
 }
 
 static int reproduce(job *J)
@@ -463,17 +533,24 @@ static int reproduce(job *J)
     const char *adapter;
     if ((rc = choose(J, run, &adapter)) != EXIT_PASS)
         return rc;
-    printf("reproduce: provider %s (%s), account %s of %s standing for %s\n", J->pl->provider,
-           J->r->how == DIAG_PROVIDER_GIVEN ? "given" : "inferred", J->pl->account, J->p->origin,
-           J->c->settings.email[0] ? J->c->settings.email : "the user");
-    printf("client: %s\n", adapter ? adapter : "mailrig's client role");
+    FILE *info = J->c->json ? stderr : stdout; /* with --json, stdout is the document only */
+    fprintf(info, "reproduce: provider %s (%s), account %s of %s standing for %s\n", J->pl->provider,
+            J->r->how == DIAG_PROVIDER_GIVEN ? "given" : "inferred", J->pl->account, J->p->origin,
+            J->c->settings.email[0] ? J->c->settings.email : "the user");
+    fprintf(info, "client: %s\n", adapter ? adapter : "mailrig's client role");
     for (int i = 0; i < DIAG_SERVERS; i++)
         if (run[i] && (rc = run_server(J, (diag_server_id)i, adapter)) != EXIT_PASS)
             return rc;
+    const char *key;
+    char text[300];
+    rc = result(J, run, &key, text, sizeof text);
+    if (J->c->json)
+        return write_json(J, run, adapter, key, text) == 0 ? rc : cli_env_error("reproduce", "cannot write JSON");
     for (int i = 0; i < DIAG_SERVERS; i++)
         if (run[i])
             print_server(J->pl, (diag_server_id)i, &J->user[i], &J->fixed[i], J->r, J->o, stdout);
-    return verdict(J, run);
+    printf("\nresult: %s\n", text);
+    return rc;
 }
 
 int cmd_reproduce(int argc, char **argv)

@@ -198,3 +198,23 @@ def test_fix_that_fails_too_says_so(tmp_path):
     assert r.returncode == 1, r.stdout
     assert "result: the failure reproduced, but the corrected settings fail too" in r.stdout
     assert "corrected:  FAILED at scenario line" in r.stdout and "connection refused" in r.stdout
+
+
+def test_json(tmp_path):
+    import json
+    r = reproduce(tmp_path, ICLOUD, with_(ICLOUD_IN, password="account"), ICLOUD_OUT, "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)  # stdout is the document only
+    assert set(d) == {"provider", "account", "client", "account_state", "servers", "findings", "result", "message"}
+    assert d["provider"] == "icloud" and d["account"] == "emily" and d["client"] is None
+    assert d["result"] == "reproduced"
+    incoming, outgoing = d["servers"]
+    assert incoming["server"] == "incoming"
+    assert incoming["as_entered"]["verdict"] == "fail" and incoming["as_entered"]["failed_line"] > 0
+    assert "a1 NO [AUTHENTICATIONFAILED]" in incoming["as_entered"]["message"]
+    assert any("C: a1 LOGIN" in line and "<redacted>" in line for line in incoming["as_entered"]["transcript"])
+    assert incoming["corrected"]["verdict"] == "pass"
+    assert outgoing["as_entered"]["verdict"] == "pass" and outgoing["corrected"] is None
+    assert {"id": "icloud-app-specific-password", "severity": "error", "server": "incoming",
+            "kind": "setting"} in d["findings"]
+    assert "reproduce: provider icloud" in r.stderr
