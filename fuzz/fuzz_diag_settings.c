@@ -5,8 +5,12 @@
  * Never crash, hang or leak. Invariants:
  *  - the reader reports a problem exactly when it returns non-zero, and never stores a value
  *    that is not valid UTF-8 without control characters;
- *  - a report's severity counts match its findings; no finding text keeps a {placeholder};
- *  - the JSON report is one valid document; the text report writes.
+ *  - a report's severity counts match its findings; no finding text keeps a {placeholder}
+ *    (unless the input itself has braces: user values are inserted once, never expanded);
+ *  - the JSON report is one valid document; the text report writes;
+ *  - `reproduce`: for a known provider, every scenario made from the settings (as entered and
+ *    corrected, mailrig's client and an adapter) parses: a value from the settings can never
+ *    break or inject into the scenario text.
  */
 #include <jansson.h>
 #include <stdlib.h>
@@ -14,6 +18,8 @@
 
 #include "fuzz/util.h"
 #include "harness/diag.h"
+#include "harness/diag_repro.h"
+#include "harness/scenario.h"
 
 static diag_vocab *vocab(void)
 {
@@ -50,14 +56,16 @@ static void check_settings(const diag_settings *s)
     }
 }
 
-static void check_report(const diag_report *r, const diag_settings *s)
+/* braces: the input has a '{' (a user value may then hold "{host}" verbatim, which the
+ * single-pass expansion rightly leaves alone). */
+static void check_report(const diag_report *r, const diag_settings *s, bool braces)
 {
     size_t count[DIAG_SEVERITY_COUNT] = {0};
     for (size_t i = 0; i < r->n_findings; i++) {
         const diag_finding *f = &r->findings[i];
         if (f->rule->kind == DIAG_KIND_SETTING)
             count[f->severity]++;
-        FUZZ_CHECK(!strstr(f->title, "{host}") && !strstr(f->fix, "{fix_") && !strstr(f->wire, "{reply}"));
+        FUZZ_CHECK(braces || (!strstr(f->title, "{host}") && !strstr(f->fix, "{fix_") && !strstr(f->wire, "{reply}")));
     }
     FUZZ_CHECK(!memcmp(count, r->n_severity, sizeof count));
     char *buf = NULL;
@@ -78,6 +86,55 @@ static void check_report(const diag_report *r, const diag_settings *s)
     free(buf);
 }
 
+/* The shipped profile named name, loaded once. */
+static const profile *shipped(const char *name)
+{
+    static profile *cache[3];
+    static const char *const names[3] = {"icloud", "exchange", "generic"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, names[i])) {
+            if (!cache[i]) {
+                profile_diag d = {0};
+                cache[i] = profile_load(names[i], NULL, &d);
+                profile_diag_free(&d);
+                FUZZ_CHECK(cache[i] != NULL);
+            }
+            return cache[i];
+        }
+    return NULL;
+}
+
+static void check_scenarios(const diag_settings *s, const diag_report *r)
+{
+    const profile *p = shipped(r->provider);
+    repro_plan *pl = calloc(1, sizeof *pl);
+    char *buf = malloc(REPRO_SCN_MAX);
+    char err[300];
+    FUZZ_CHECK(pl && buf);
+    if (p && repro_plan_make(s, r, p, "basic-auth-disabled", pl, err, sizeof err) == 0) {
+        static const char *const sets[] = {"imap.username=local"};
+        for (int id = 0; id < DIAG_SERVERS; id++)
+            for (int k = 0; k < 4; k++) {
+                if (!pl->user[id].runnable)
+                    continue;
+                int n = repro_scenario(pl, k & 1, (diag_server_id)id, p, sets, 1, k & 2 ? "msmtp" : NULL, buf,
+                                       REPRO_SCN_MAX);
+                FUZZ_CHECK(n > 0);
+                sc_diags d = {0};
+                sc_scenario *sc = sc_parse_mem("<repro>", buf, (size_t)n, NULL, &d);
+                if (!sc) {
+                    fprintf(stderr, "%s", buf);
+                    sc_diags_print(stderr, &d);
+                }
+                FUZZ_CHECK(sc != NULL);
+                sc_free(sc);
+                sc_diags_free(&d);
+            }
+    }
+    free(buf);
+    free(pl);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     diag_settings *s = calloc(1, sizeof *s);
@@ -92,7 +149,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         diag_report_init(r);
         diag_env env = {.vocab = vocab()};
         if (diag_run(s, &env, r, m) == 0)
-            check_report(r, s);
+        {
+            check_report(r, s, memchr(data, '{', size) != NULL);
+            check_scenarios(s, r);
+        }
     }
     free(r);
     free(m);

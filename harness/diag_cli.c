@@ -40,6 +40,7 @@ static int unknown_option(const char *cmd, const char *arg)
         names[n++] = common[i];
     for (size_t i = 0; diag_flag_names[i] && n < 64; i++)
         names[n++] = diag_flag_names[i];
+    names[n++] = "ui-client";
     const char *name = arg + 2;
     size_t len = strcspn(name, "=");
     const char *near = suggest_closest(name, len, names, n);
@@ -84,7 +85,9 @@ static int common_option(diag_cli *c, const char *cmd, int argc, char **argv, in
         c->sets[c->n_sets++] = v;
         return 1;
     }
-    if (is_setting_flag(name, len)) {
+    /* --ui-client: the vocabulary's client where --client means something else (reproduce) */
+    bool ui_client = len == 9 && !strncmp(name, "ui-client", 9);
+    if (ui_client || is_setting_flag(name, len)) {
         const char *v = value_of(cmd, argc, argv, i, len);
         if (!v)
             return EXIT_USAGE;
@@ -93,6 +96,8 @@ static int common_option(diag_cli *c, const char *cmd, int argc, char **argv, in
         char *copy = malloc(len + 1);
         if (!copy)
             return cli_env_error(cmd, "out of memory");
+        if (ui_client)
+            len = strlen("client"), name = "client";
         memcpy(copy, name, len);
         copy[len] = '\0';
         c->flag_name[c->n_flags] = copy;
@@ -111,9 +116,10 @@ int diag_cli_parse(diag_cli *c, const char *cmd, int argc, char **argv, diag_cli
         if (strncmp(a, "--", 2) || !a[2])
             return cli_usage_error(cmd, "unexpected argument '%s' (settings come from --settings FILE or flags; "
                                         "see --help)", a);
-        int r = common_option(c, cmd, argc, argv, &i);
-        if (r == 0 && extra)
-            r = extra(ctx, argc, argv, &i);
+        /* the command's own options first: reproduce's --client is an adapter */
+        int r = extra ? extra(ctx, argc, argv, &i) : 0;
+        if (r == 0)
+            r = common_option(c, cmd, argc, argv, &i);
         if (r == 0)
             return unknown_option(cmd, a);
         if (r != 1)
@@ -129,7 +135,8 @@ void diag_cli_flags_help(FILE *out)
     fprintf(out,
             "  --email ADDR            the account's address\n"
             "  --client NAME           whose UI vocabulary the labels are in (thunderbird, apple-mail,\n"
-            "                          outlook, ios-mail, android-gmail, k9, evolution; default generic)\n"
+            "                          outlook, ios-mail, android-gmail, k9, evolution; default generic);\n"
+            "                          also --ui-client NAME (in reproduce, --client is an adapter)\n"
             "  --provider NAME         a profile (icloud, exchange, generic); default: inferred\n"
             "  --in-protocol imap|pop3 --in-server HOST --in-port N --in-security LABEL\n"
             "  --in-username NAME      --in-password account|app-specific --in-auth LABEL\n"

@@ -42,19 +42,22 @@ typedef struct where {
     char label[DIAG_ORIGIN_MAX + 64];
 } where;
 
+/* No control characters, and valid UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
+ * above U+10FFFF) -- what the JSON writer and the scenario language accept. */
 static bool printable_utf8(const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p < 0x20 || *p == 0x7f)
-            return false;
-    /* a light UTF-8 check: lead bytes followed by the right number of continuation bytes */
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        int extra = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2 : (*p & 0xF8) == 0xF0 ? 3 : -1;
-        if (extra < 0 || (extra == 1 && *p < 0xC2))
+        unsigned c = *p;
+        if (c < 0x20 || c == 0x7f)
             return false;
+        int extra = c < 0x80 ? 0 : c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2 : c >= 0xF0 && c <= 0xF4 ? 3 : -1;
+        if (extra < 0)
+            return false;
+        /* the second byte's range, which rules out overlongs, surrogates and > U+10FFFF */
+        unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80, hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
         p++;
         for (int i = 0; i < extra; i++, p++)
-            if ((*p & 0xC0) != 0x80)
+            if (*p < (i ? 0x80 : lo) || *p > (i ? 0xBF : hi))
                 return false;
     }
     return true;

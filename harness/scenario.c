@@ -830,6 +830,7 @@ static const char *const builtin_names[] = {
     "account.name", "account.email", "account.local", "account.username.imap",
     "account.username.smtp", "account.username.pop3", "account.password",
     "account.app_password", "host", "cafile", "port:imap", "port:smtp", "port:pop3",
+    "account.oauth_token",
 };
 enum { NBUILTIN = sizeof builtin_names / sizeof builtin_names[0] };
 
@@ -900,6 +901,8 @@ static int resolve_ref(parser *p, const char *name, size_t n, size_t off, sc_ref
         r->kind = SC_VAR_ACCOUNT_PASSWORD, r->secret = 1;
     else if (IS("account.app_password"))
         r->kind = SC_VAR_ACCOUNT_APP_PASSWORD, r->secret = 1;
+    else if (IS("account.oauth_token"))
+        r->kind = SC_VAR_ACCOUNT_OAUTH_TOKEN, r->secret = 1;
     else if (IS("host"))
         r->kind = SC_VAR_HOST;
     else if (IS("cafile"))

@@ -170,6 +170,8 @@ typedef enum sc_var_kind {
     SC_VAR_USER,                 /* a `var` step's name (slot, def_step) */
     SC_VAR_CAPTURE,              /* an `expect ... as NAME` or a regex named group (slot,
                                     def_step: the first step that captures it) */
+    SC_VAR_ACCOUNT_OAUTH_TOKEN,  /* account.oauth_token: the account's bearer token [secret]
+                                    (added last to keep the numbering; for XOAUTH2 scripts) */
 } sc_var_kind;
 
 /* A transformation applied to the value: {base64:NAME}. */

@@ -14,6 +14,8 @@
 
 #include "harness/diag.h"
 #include "harness/diag_judge.h"
+#include "harness/diag_repro.h"
+#include "harness/scenario.h"
 
 static diag_msgs *M;
 
@@ -255,6 +257,27 @@ static void settings_file_errors(void **state)
     assert_msg("larger than");
 }
 
+/* Values are valid UTF-8 without control characters, exactly (RFC 3629). */
+static void settings_utf8(void **state)
+{
+    (void)state;
+    static const char *const good[] = {"caf\xc3\xa9", "\xe6\x97\xa5\xe6\x9c\xac", "\xf0\x9f\x98\x80",
+                                       "\xf4\x8f\xbf\xbf", "\xed\x9f\xbf"};
+    static const char *const bad[] = {"\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                                      "\xf6\x9e\x8a\x8a", "\xc3", "a\x7f", "\xf0\x8f\xbf\xbf", "\x80"};
+    diag_settings s;
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        diag_settings_init(&s);
+        assert_int_equal(diag_settings_set(&s, "in-username", good[i], M), 0);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        diag_settings_init(&s);
+        if (diag_settings_set(&s, "in-username", bad[i], M) != -1)
+            fail_msg("bad UTF-8 #%zu accepted", i);
+    }
+    assert_msg("--in-username=");
+}
+
 static void protocol_inference(void **state)
 {
     (void)state;
@@ -439,6 +462,65 @@ static void run_quotes_profile_replies(void **state)
     diag_vocab_free(v);
 }
 
+/* Every combination of protocol, wire mode, authentication and password kind, with a user name
+ * full of the scenario language's and IMAP's special characters, makes a scenario that parses;
+ * the name is never taken for a variable. */
+static void repro_scenarios_parse(void **state)
+{
+    (void)state;
+    profile_diag pd = {0};
+    profile *p = profile_load("exchange", NULL, &pd);
+    profile_diag_free(&pd);
+    assert_non_null(p);
+    diag_report *r = calloc(1, sizeof *r);
+    repro_plan *pl = calloc(1, sizeof *pl);
+    char *buf = malloc(REPRO_SCN_MAX), err[200];
+    diag_settings s;
+    diag_settings_init(&s);
+    assert_int_equal(diag_settings_set(&s, "email", "tony@contoso.com", M), 0);
+    snprintf(r->provider, sizeof r->provider, "exchange");
+    r->how = DIAG_PROVIDER_GIVEN;
+    static const diag_proto protos[] = {DIAG_PROTO_IMAP, DIAG_PROTO_POP3, DIAG_PROTO_SMTP};
+    for (size_t pi = 0; pi < 3; pi++)
+        for (int w = DIAG_WIRE_NONE; w < DIAG_WIRE_COUNT; w++)
+            for (int a = DIAG_AUTH_NONE; a < DIAG_AUTH_COUNT; a++)
+                for (int pw = DIAG_PW_ACCOUNT; pw < DIAG_PW_COUNT; pw++) {
+                    diag_server_id id = protos[pi] == DIAG_PROTO_SMTP ? DIAG_OUT : DIAG_IN;
+                    diag_server *sv = &s.server[id];
+                    memset(sv, 0, sizeof *sv);
+                    sv->given[DIAG_F_PORT] = true;
+                    sv->proto = protos[pi];
+                    sv->port = 993;
+                    sv->reading.wire = (diag_wire)w;
+                    sv->auth = (diag_auth)a;
+                    sv->password = (diag_password)pw;
+                    snprintf(sv->host, sizeof sv->host, "outlook.office365.com");
+                    snprintf(sv->username, sizeof sv->username, "t\"o{account.password}\\ny {5}");
+                    assert_int_equal(repro_plan_make(&s, r, p, "not-signed-in", pl, err, sizeof err), 0);
+                    for (int k = 0; k < 4; k++) {
+                        int n = repro_scenario(pl, k & 1, id, p, NULL, 0, k & 2 ? "curl-imap" : NULL, buf,
+                                               REPRO_SCN_MAX);
+                        assert_true(n > 0);
+                        sc_diags d = {0};
+                        sc_scenario *sc = sc_parse_mem("<repro>", buf, (size_t)n, NULL, &d);
+                        if (!sc) {
+                            sc_diags_print(stderr, &d);
+                            fail_msg("does not parse:\n%s", buf);
+                        }
+                        /* the name's "{account.password}" stays text, never a reference */
+                        if (!(k & 1) && strstr(buf, "o{account.password}"))
+                            fail_msg("%s", buf);
+                        sc_free(sc);
+                        sc_diags_free(&d);
+                    }
+                    memset(sv, 0, sizeof *sv);
+                }
+    free(buf);
+    free(pl);
+    free(r);
+    profile_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -448,12 +530,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(shipped_vocabulary_loads, setup, teardown),
         cmocka_unit_test_setup_teardown(settings_file_origins, setup, teardown),
         cmocka_unit_test_setup_teardown(settings_file_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(settings_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(protocol_inference, setup, teardown),
         cmocka_unit_test_setup_teardown(rule_selection, setup, teardown),
         cmocka_unit_test_setup_teardown(fill_expansion, setup, teardown),
         cmocka_unit_test_setup_teardown(report_dedupe_and_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(provider_inference, setup, teardown),
         cmocka_unit_test_setup_teardown(run_quotes_profile_replies, setup, teardown),
+        cmocka_unit_test_setup_teardown(repro_scenarios_parse, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
