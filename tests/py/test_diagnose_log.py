@@ -139,7 +139,7 @@ def test_curl_plaintext_to_exchange_993_times_out(mailrig, mock, tmp_path):
                       f"imap://127.0.0.1:{srv.base + 993}/"], tmp_path, "curl.log")
     r, doc = diagnose(mailrig, log, "--log-port-base", str(srv.base), "--provider", "exchange",
                       secrets=secrets_of(srv))
-    assert "tls-none-on-implicit-port" in finding_ids(doc)
+    assert "exchange-no-ssl-on-993-995" in finding_ids(doc)  # the catalogue row for Exchange
 
 
 def test_curl_untrusted_certificate_is_cannot_tell(mailrig, mock, tmp_path):
