@@ -374,6 +374,8 @@ static unsigned map_port(unsigned port, unsigned base, const profile *p, bool *m
     return port;
 }
 
+static bool has_event(const facts *f, const char *name);
+
 static void gather(facts *f, const log_conn *k, unsigned port_base, const profile *p)
 {
     memset(f, 0, sizeof *f);
@@ -417,6 +419,11 @@ static void gather(facts *f, const log_conn *k, unsigned port_base, const profil
         default: break;
         }
     }
+    /* a mock's transcript names the listener's mode; its events say what the client did */
+    if (has_event(f, "plaintext-on-implicit-tls-port"))
+        f->implicit = false;
+    if (has_event(f, "tls-handshake-on-starttls-port") || has_event(f, "tls-handshake-on-plaintext-port"))
+        f->implicit = true;
 }
 
 static bool has_err(const facts *f, log_err e)
