@@ -348,7 +348,8 @@ static void client_line(facts *f, const log_rec *r, bool *pending_login_user)
     if (auth) {
         f->auth_tried = true;
         f->auth_rec = r;
-        f->auth_in_plain |= r->tls == LOG_TLS_PLAIN && !f->k->tls_silent;
+        /* a format that logs no TLS proves plaintext only on a port that is not implicit TLS */
+        f->auth_in_plain |= r->tls == LOG_TLS_PLAIN && (!f->k->tls_silent || (f->port && !f->implicit));
         f->user_line = r->line;
     }
 }
@@ -409,6 +410,13 @@ static void gather(facts *f, const log_conn *k, unsigned port_base, const profil
                 if (f->auth_tried && (log_starts(r->text, r->n, "235") ||
                                       (f->proto == DIAG_PROTO_POP3 && log_starts(r->text, r->n, "+OK"))))
                     f->auth_ok = true;
+                if (f->auth_tried && f->auth_rec && f->proto == DIAG_PROTO_IMAP) { /* "TAG OK" to the login */
+                    const char *sp = strchr(f->auth_rec->text, ' ');
+                    size_t tl = sp ? (size_t)(sp - f->auth_rec->text) : 0;
+                    if (tl && r->n > tl + 3 && !strncmp(r->text, f->auth_rec->text, tl + 1) &&
+                        !strncmp(r->text + tl + 1, "OK", 2))
+                        f->auth_ok = true;
+                }
             }
             break;
         case LOG_TLS_OK: f->tls_ok = true; break;
@@ -649,8 +657,11 @@ static bool judge_transport(ctx *x, const facts *f)
                           (f->tls_fail && !f->greeting) || !f->any_server));
     if (plain_to_tls) {
         const log_rec *at = f->n_err ? f->err[0] : f->k->n ? &f->k->rec[0] : NULL;
-        found(x, f, DIAG_T_TLS_NONE_ON_IMPLICIT, DIAG_F_SECURITY, at, NULL, NULL,
-              "the client spoke plaintext to port %u, which expects a TLS handshake first; it got %s", f->port,
+        found(x, f, f->k->starttls_intended ? DIAG_T_TLS_STARTTLS_ON_IMPLICIT : DIAG_T_TLS_NONE_ON_IMPLICIT,
+              DIAG_F_SECURITY, at, NULL, NULL,
+              "the client %s port %u, which expects a TLS handshake first; it got %s",
+              f->k->starttls_intended ? "waited for a plaintext greeting (to send STARTTLS) on" : "spoke plaintext to",
+              f->port,
               f->garbage ? "bytes that are no protocol line (a TLS alert)"
               : has_err(f, LOG_ERR_TIMEOUT) ? "no answer and timed out"
                                             : "no greeting before the connection ended");
@@ -899,6 +910,13 @@ static void judge_conn(ctx *x, facts *f, size_t idx)
             explained = found(x, f, DIAG_T_TLS_NONE_ON_STARTTLS, DIAG_F_SECURITY, first_err(f, LOG_ERR_NO_AUTH), NULL,
                               NULL, "the server offers AUTH only after STARTTLS, and the client stayed in plaintext") != NULL;
     }
+    if (f->auth_ok && !explained && f->port) { /* it works, but the documentation says another port */
+        const diag_rule *adv = diag_rule_for(DIAG_T_PORT_ADVICE, x->provider, f->proto, f->port, DIAG_AUTH_UNSET);
+        if (adv && adv->port == f->port)
+            found(x, f, DIAG_T_PORT_ADVICE, DIAG_F_PORT, f->auth_rec, NULL, NULL,
+                  "the login on port %u succeeded (line %u); %s documents another port", f->port,
+                  f->auth_rec ? f->auth_rec->line : f->k->line, x->provider ? x->provider : "the provider");
+    }
     if (f->auth_tried && f->auth_in_plain && f->auth_rec)
         found(x, f, DIAG_T_PLAINTEXT_PASSWORD, DIAG_F_SECURITY, f->auth_rec, NULL, NULL,
               "the client sent its credentials before any TLS (line %u)", f->auth_rec->line);
@@ -1024,7 +1042,9 @@ static void observe(diag_settings *s, const facts *f, const char *origin, bool l
     bool wire_known = f->k->implicit_known || f->tls_ok || (!f->k->tls_silent && f->any_server) ||
                       (f->k->tls_silent && f->port && listener_mode_known);
     if (!sv->given[DIAG_F_SECURITY] && wire_known) {
-        diag_wire w = f->implicit ? DIAG_WIRE_IMPLICIT_TLS : f->tls_ok ? DIAG_WIRE_STARTTLS : DIAG_WIRE_NONE;
+        diag_wire w = f->implicit                              ? DIAG_WIRE_IMPLICIT_TLS
+                      : f->tls_ok || f->k->starttls_intended ? DIAG_WIRE_STARTTLS
+                                                              : DIAG_WIRE_NONE;
         snprintf(sv->security, sizeof sv->security, "%s", diag_wire_name(w));
         sv->reading.wire = w;
         sv->reading.observed = true;

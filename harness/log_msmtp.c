@@ -56,6 +56,7 @@ static log_conn *ensure_conn(log_conv *c, msmtp_cfg *g, unsigned line)
         if (k && g->tls >= 0) {
             k->implicit = g->tls == 1 && g->starttls == 0;
             k->implicit_known = true;
+            k->starttls_intended = g->tls == 1 && g->starttls != 0;
             if (k->implicit)
                 log_conv_add(c, k, LOG_TLS_START, LOG_DIR_NONE, "", 0, line);
         }

@@ -53,6 +53,7 @@ static bool command_line(log_conv *c, ossl *o, const char *s, size_t n, unsigned
     o->starttls = st != NULL;
     o->k->implicit = !st;
     o->k->implicit_known = true;
+    o->k->starttls_intended = st != NULL;
     if (st) {
         st += 10;
         size_t rem = (size_t)(s + n - st);

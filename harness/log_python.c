@@ -196,7 +196,8 @@ size_t log_read_smtplib(const char *data, size_t n, log_conv *c)
             continue;
         }
         skip_stamp(&s, &len);
-        if (log_starts(s, len, "connect: (")) { /* "connect: b'...'" repeats the greeting: skipped */
+        if (log_starts(s, len, "connect: (") || log_starts(s, len, "connect: to (")) {
+            /* "connect: b'...'" repeats the greeting: skipped below */
             smtplib_connect(c, s, len, ln);
             got++;
         } else if (log_starts(s, len, "send: ") || (log_starts(s, len, "reply: ") && !log_starts(s, len, "reply: retcode"))) {

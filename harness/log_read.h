@@ -100,6 +100,8 @@ typedef struct log_conn {
     diag_proto proto;         /* from the reader (URL scheme, -starttls), else guessed later */
     bool implicit;            /* the client starts TLS at once (imaps://, no -starttls) */
     bool implicit_known;      /* implicit is what the log says, not a default */
+    bool starttls_intended;   /* the log says the client meant to send STARTTLS (msmtp's
+                               * tls_starttls = on, s_client -starttls) */
     bool tls_silent;          /* the format never logs TLS (Python's): a plaintext state in
                                * its records proves nothing */
     unsigned line;            /* where the connection starts in the log */

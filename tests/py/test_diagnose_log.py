@@ -523,3 +523,56 @@ def test_to_scenario_server_role_lints(mailrig, mock, tmp_path):
     assert "role     server" in text and 'expect   "AUTH*"' in text and "alice-password-1" not in text
     lint = subprocess.run([mailrig, "lint", str(scn)], capture_output=True, text=True, timeout=30)
     assert lint.returncode == 0, lint.stderr + text
+
+
+# ---- more catalogue rows, each from a real client's log -------------------------------------------------
+
+SMTPLIB_AFTER_STARTTLS = """
+import smtplib, ssl, sys
+s = smtplib.SMTP()
+s._host = 'smtp.test'
+s.set_debuglevel(1)
+s.connect('127.0.0.1', {port})
+s.ehlo(); s.starttls(context=ssl._create_unverified_context()); s.ehlo()
+{action}
+"""
+
+SMTPLIB_CASES = [
+    # provider, provider port, what the client does, expected finding
+    ("icloud", 587, "s.sendmail('emilyparker@icloud.com', ['x@example.com'], 'Subject: t\\r\\n\\r\\nhi\\r\\n')",
+     "icloud-smtp-auth-required"),
+    ("icloud", 587, "s.docmd('AUTH XOAUTH2', 'dXNlcj1lbWlseXBhcmtlckBpY2xvdWQuY29tAWF1dGg9QmVhcmVyIHRvay0xMjMBAQ==')",
+     "icloud-oauth2"),
+    ("exchange", 25, "s.login('tony@contoso.com', 'Contoso-pass-1')", "exchange-smtp-port-25"),
+]
+
+
+@pytest.mark.parametrize("profile,port,action,expected", SMTPLIB_CASES, ids=[c[3] for c in SMTPLIB_CASES])
+def test_smtplib_catalogue_rows(mailrig, mock, tmp_path, profile, port, action, expected):
+    srv = mock(profile)
+    log = py_log(SMTPLIB_AFTER_STARTTLS.format(port=srv.base + port, action=action), tmp_path, "smtplib.log")
+    r, doc = diagnose(mailrig, log, "--log-port-base", str(srv.base), secrets=secrets_of(srv) + ["tok-123"])
+    assert expected in finding_ids(doc), r.stdout
+
+
+@pytest.mark.skipif(not shutil.which("msmtp"), reason="msmtp not installed")
+def test_msmtp_starttls_on_icloud_465(mailrig, mock, tmp_path):
+    srv = mock("icloud")
+    # msmtp waits for a plaintext greeting on the implicit-TLS port until its own time-out
+    log = run_client(["msmtp", "--debug", "--host=127.0.0.1", f"--port={srv.base + 465}", "--tls=on",
+                      "--tls-starttls=on", f"--tls-trust-file={srv.info['ca_file']}", "--timeout=2",
+                      "--auth=on", "--user=emilyparker@icloud.com", "--passwordeval=echo abcd-efgh-ijkl-mnop",
+                      "--from=emilyparker@icloud.com", "x@example.com"], tmp_path, "msmtp.log",
+                     stdin="Subject: t\n\nhi\n")
+    r, doc = diagnose(mailrig, log, "--log-port-base", str(srv.base), "--provider", "icloud",
+                      secrets=secrets_of(srv))
+    assert "icloud-smtp-starttls-on-465" in finding_ids(doc)
+
+
+def test_curl_implicit_tls_on_exchange_143(mailrig, mock, tmp_path):
+    srv = mock("exchange")
+    log = run_client(["curl", "-v", "--cacert", srv.info["ca_file"], "-u", "tony@contoso.com:Contoso-pass-1",
+                      f"imaps://127.0.0.1:{srv.base + 143}/"], tmp_path, "curl.log")
+    r, doc = diagnose(mailrig, log, "--log-port-base", str(srv.base), "--provider", "exchange",
+                      secrets=secrets_of(srv))
+    assert "exchange-ssl-on-143-110" in finding_ids(doc)
