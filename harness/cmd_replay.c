@@ -11,10 +11,15 @@
  *   --to-scenario write the conversation as a client-role .scn: sends and expect-replys,
  *                 credentials as {account.*} variables, for `mailrig lint` and `mailrig run`.
  *   --print       write the (redacted) conversation as a mailrig transcript.
- * Any log format log_read.h reads is accepted. Replays are plaintext: a recorded TLS session
- * is replayed without TLS (said on stderr), since its bytes are what matters here.
+ * Any log format log_read.h reads is accepted. TLS is replayed where the recording had it:
+ * implicit TLS from the start, or a handshake at the point the recording upgraded after
+ * STARTTLS. As a server, replay presents a certificate of the test PKI (`mailrig certs`; its
+ * CA file is printed so the client can trust it); as a client it does not verify the server's
+ * certificate (a replay compares conversations, not trust).
  */
 #include <arpa/inet.h>
+#include <openssl/hmac.h>
+#include <signal.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -31,6 +36,9 @@
 #include "harness/log_write.h"
 #include "harness/replay_scn.h"
 #include "proto/base64.h"
+#include "proto/sasl.h"
+#include "servers/pki.h"
+#include "servers/tls.h"
 
 typedef struct replay_opts {
     const char *log;
@@ -48,6 +56,7 @@ typedef struct replay_opts {
     const char *sets[16]; /* --set, written as `set` header lines by --to-scenario */
     size_t n_sets;
     int timeout_ms;
+    const char *state;   /* --state: the PKI state directory (as `mailrig serve`) */
 } replay_opts;
 
 static void replay_usage(FILE *out)
@@ -73,7 +82,10 @@ static void replay_usage(FILE *out)
             "  --log-format F     transcript, curl, msmtp, openssl, imaplib, smtplib, thunderbird\n"
             "  --conn N           which connection of the log (default: the first with data)\n"
             "  --timeout SECONDS  per read while replaying (default 10)\n\n"
-            "Replays are plaintext (a recorded TLS session's lines are replayed without TLS).\n"
+            "  --state DIR        the PKI state directory for --as server over TLS (as mailrig serve)\n\n"
+            "TLS is replayed where the recording had it (implicit, or after STARTTLS): as a server\n"
+            "with a test-PKI certificate (the CA file is printed as ca_file=PATH), as a client\n"
+            "without verifying the server's certificate.\n"
             "Exit status: 0 the peer behaved as recorded, 1 it diverged, 2 usage or unreadable log,\n"
             "3 environment error (cannot listen or connect).\n");
 }
@@ -82,6 +94,9 @@ static void replay_usage(FILE *out)
 
 typedef struct sock {
     int fd;
+    SSL *ssl;            /* after a handshake */
+    SSL_CTX *ctx;        /* for a handshake to come; not owned */
+    bool server;
     char buf[16384];
     size_t n;
     int timeout_ms;
@@ -105,13 +120,16 @@ static long sock_line(sock *s, char *out, size_t cap)
         }
         if (s->n == sizeof s->buf)
             s->n = 0; /* an over-long line: dropped */
-        struct pollfd p = {.fd = s->fd, .events = POLLIN};
-        int r = poll(&p, 1, s->timeout_ms);
-        if (r == 0)
-            return -2;
-        if (r < 0)
-            return -1;
-        ssize_t got = read(s->fd, s->buf + s->n, sizeof s->buf - s->n);
+        if (!s->ssl || !SSL_pending(s->ssl)) {
+            struct pollfd p = {.fd = s->fd, .events = POLLIN};
+            int r = poll(&p, 1, s->timeout_ms);
+            if (r == 0)
+                return -2;
+            if (r < 0)
+                return -1;
+        }
+        ssize_t got = s->ssl ? SSL_read(s->ssl, s->buf + s->n, (int)(sizeof s->buf - s->n))
+                             : read(s->fd, s->buf + s->n, sizeof s->buf - s->n);
         if (got <= 0)
             return -1;
         s->n += (size_t)got;
@@ -128,7 +146,8 @@ static int sock_send(sock *s, const char *line)
     memcpy(b + n, "\r\n", 2);
     size_t off = 0;
     while (off < n + 2) {
-        ssize_t w = send(s->fd, b + off, n + 2 - off, MSG_NOSIGNAL);
+        ssize_t w = s->ssl ? SSL_write(s->ssl, b + off, (int)(n + 2 - off))
+                           : send(s->fd, b + off, n + 2 - off, MSG_NOSIGNAL);
         if (w <= 0) {
             free(b);
             return -1;
@@ -137,6 +156,41 @@ static int sock_send(sock *s, const char *line)
     }
     free(b);
     return 0;
+}
+
+/* The TLS handshake, now: the connection starts with TLS or the recording upgraded here.
+ * Returns 0, or -1 after saying why on stderr. */
+static int sock_tls(sock *s, unsigned line)
+{
+    if (s->ssl)
+        return 0;
+    if (!s->ctx) {
+        fprintf(stderr, "replay: line %u: the recording starts TLS here, but no TLS context\n", line);
+        return -1;
+    }
+    if (s->n)
+        fprintf(stderr, "replay: line %u: %zu plaintext bytes arrived before the handshake (discarded)\n", line, s->n);
+    s->n = 0;
+    s->ssl = SSL_new(s->ctx);
+    if (!s->ssl || SSL_set_fd(s->ssl, s->fd) != 1)
+        return -1;
+    int r = s->server ? SSL_accept(s->ssl) : SSL_connect(s->ssl);
+    if (r != 1) {
+        char why[256];
+        tls_describe_failure(s->ssl, SSL_get_error(s->ssl, r), why, sizeof why);
+        fprintf(stderr, "replay: line %u: TLS handshake failed: %s\n", line, why);
+        return -1;
+    }
+    return 0;
+}
+
+static void sock_close(sock *s)
+{
+    if (s->ssl) {
+        SSL_shutdown(s->ssl);
+        SSL_free(s->ssl);
+    }
+    close(s->fd);
 }
 
 /* ---- loose comparison --------------------------------------------------------------------------- */
@@ -211,22 +265,77 @@ static const log_conn *pick_conn(const log_conv *c, unsigned want)
     return NULL;
 }
 
+/* IMAP tags: a client picks its own (imaplib: four random letters), so the recorded server
+ * lines are sent with the tag the client used for the command they answer. */
+typedef struct tag_map {
+    char rec[16][32], got[16][32];
+    size_t n;
+} tag_map;
+
+static void tag_learn(tag_map *m, const char *recorded, const char *got)
+{
+    char rw[32], gw[32], key[64];
+    first_words(recorded, 1, rw, sizeof rw);
+    first_words(got, 1, gw, sizeof gw);
+    client_key(recorded, key, sizeof key);
+    char w0[64];
+    first_words(recorded, 1, w0, sizeof w0);
+    for (char *q = w0; *q; q++)
+        *q = (char)(*q >= 'a' && *q <= 'z' ? *q - 32 : *q);
+    if (!strcmp(key, w0) || !strcmp(rw, gw)) /* not a tagged command, or the same tag */
+        return;
+    size_t i = m->n < 16 ? m->n++ : (memmove(m->rec, m->rec + 1, sizeof m->rec[0] * 15),
+                                     memmove(m->got, m->got + 1, sizeof m->got[0] * 15), 15);
+    snprintf(m->rec[i], sizeof m->rec[i], "%s", rw);
+    snprintf(m->got[i], sizeof m->got[i], "%s", gw);
+}
+
+/* line with its recorded tag replaced by the client's, into out. */
+static const char *tag_apply(const tag_map *m, const char *line, char *out, size_t cap)
+{
+    char w[32];
+    first_words(line, 1, w, sizeof w);
+    for (size_t i = m->n; i > 0; i--)
+        if (!strcmp(m->rec[i - 1], w)) {
+            snprintf(out, cap, "%s%s", m->got[i - 1], line + strlen(w));
+            return out;
+        }
+    return line;
+}
+
+/* Whether the recording has client lines after record i. */
+static bool client_lines_after(const log_conn *k, size_t i)
+{
+    for (size_t j = i + 1; j < k->n; j++)
+        if (k->rec[j].kind == LOG_DATA && k->rec[j].dir == LOG_DIR_C)
+            return true;
+    return false;
+}
+
 /* Serve the recorded server side on fd. Returns the number of divergences, -1 when the
  * client went away early. */
 static int serve_side(sock *s, const log_conn *k)
 {
     int diverged = 0;
+    bool in_sasl = false; /* the last server line was a SASL continuation */
+    tag_map tags = {.n = 0};
     char got[8192];
     for (size_t i = 0; i < k->n; i++) {
         const log_rec *r = &k->rec[i];
+        if (r->kind == LOG_TLS_OK && r->tls == LOG_TLS_AFTER_STARTTLS && sock_tls(s, r->line) < 0)
+            return diverged + 1;
         if (r->kind != LOG_DATA)
             continue;
         if (r->dir == LOG_DIR_S) {
-            if (sock_send(s, r->text) < 0)
-                return -1;
+            char line[8192];
+            in_sasl = !strncmp(r->text, "334 ", 4) || !strcmp(r->text, "+") || !strncmp(r->text, "+ ", 2);
+            if (sock_send(s, tag_apply(&tags, r->text, line, sizeof line)) < 0)
+                return diverged + (client_lines_after(k, i) ? 1 : 0); /* it left after its last line: fine */
             continue;
         }
         long n = sock_line(s, got, sizeof got);
+        if (n >= 0)
+            tag_learn(&tags, r->text, got);
         if (n < 0) {
             fprintf(stderr, "replay: line %u: the client %s before sending \"%s\"\n", r->line,
                     n == -2 ? "went silent" : "closed the connection", r->text);
@@ -235,7 +344,7 @@ static int serve_side(sock *s, const log_conn *k)
         char want_k[64], got_k[64];
         client_key(r->text, want_k, sizeof want_k);
         client_key(got, got_k, sizeof got_k);
-        if (strcmp(want_k, got_k)) {
+        if (strcmp(want_k, got_k) && !in_sasl) { /* SASL responses differ by nature (challenges) */
             fprintf(stderr, "replay: line %u: expected a client line like \"%s\", got a %s command\n", r->line,
                     r->text, got_k);
             diverged++;
@@ -284,14 +393,56 @@ static int fill_sasl_word(const char *w, size_t n, const replay_opts *o, char *o
     return b64_encode(fixed, f, out, cap, &err);
 }
 
+/* A CRAM-MD5 response (RFC 2195) to the base64 challenge, for user (from the recording's
+ * redacted "user <redacted>") and the password, base64-encoded into out. Returns its length
+ * or -1. */
+static int cram_response(const char *challenge_b64, const char *user, const char *password, char *out, size_t cap)
+{
+    char ch[1024];
+    mr_error err;
+    int cn = b64_decode(challenge_b64, strlen(challenge_b64), ch, sizeof ch, 0, &err);
+    if (cn < 0)
+        return -1;
+    unsigned char md[16];
+    unsigned mdlen = 0;
+    if (!HMAC(EVP_md5(), password, (int)strlen(password), (const unsigned char *)ch, (size_t)cn, md, &mdlen) ||
+        mdlen != 16)
+        return -1;
+    char resp[600], hex[32];
+    sasl_cram_digest_encode(md, hex);
+    int rl = snprintf(resp, sizeof resp, "%s %.32s", user, hex);
+    if (rl < 0 || (size_t)rl >= sizeof resp)
+        return -1;
+    return b64_encode(resp, (size_t)rl, out, cap, &err);
+}
+
 /* Fill a redacted client line with the real credentials: a literal "<redacted>" becomes the
  * password; a redacted SASL message is rebuilt (fill_sasl_word). Without --password the line
  * is sent as recorded. */
-static void fill_secrets(const char *line, const replay_opts *o, char *out, size_t cap)
+static void fill_secrets(const char *line, const replay_opts *o, const char *cram_challenge, char *out, size_t cap)
 {
     snprintf(out, cap, "%s", line);
     if (!o->password)
         return;
+    if (cram_challenge) { /* the recording's "user <redacted>", answered anew */
+        char dec[600];
+        mr_error err;
+        int m = b64_decode(line, strlen(line), dec, sizeof dec - 1, 0, &err);
+        char *sp = m > 0 ? memchr(dec, ' ', (size_t)m) : NULL;
+        if (!sp && !strcmp(line, "<redacted>") && o->user) { /* hidden whole: the user from --user */
+            snprintf(dec, sizeof dec, "%.500s <redacted>", o->user);
+            sp = strchr(dec, ' ');
+        }
+        if (sp) {
+            *sp = 0;
+            char enc[1024];
+            int e = cram_response(cram_challenge, o->user ? o->user : dec, o->password, enc, sizeof enc);
+            if (e > 0 && (size_t)e < cap) {
+                snprintf(out, cap, "%.*s", e, enc);
+                return;
+            }
+        }
+    }
     const char *red = strstr(line, "<redacted>");
     if (red) {
         snprintf(out, cap, "%.*s%s%s", (int)(red - line), line, o->password, red + 10);
@@ -309,13 +460,21 @@ static void fill_secrets(const char *line, const replay_opts *o, char *out, size
 static int client_side(sock *s, const log_conn *k, const replay_opts *o)
 {
     int diverged = 0;
+    bool cram = false;
+    char challenge[1024] = "";
     char got[8192], line[8192];
     for (size_t i = 0; i < k->n; i++) {
         const log_rec *r = &k->rec[i];
+        if (r->kind == LOG_TLS_OK && r->tls == LOG_TLS_AFTER_STARTTLS && sock_tls(s, r->line) < 0)
+            return diverged + 1;
         if (r->kind != LOG_DATA)
             continue;
         if (r->dir == LOG_DIR_C) {
-            fill_secrets(r->text, o, line, sizeof line);
+            char key[64];
+            client_key(r->text, key, sizeof key);
+            if (!strcmp(key, "AUTH") || !strcmp(key, "AUTHENTICATE"))
+                cram = strstr(r->text, "CRAM-MD5") != NULL;
+            fill_secrets(r->text, o, cram && challenge[0] ? challenge : NULL, line, sizeof line);
             if (sock_send(s, line) < 0) {
                 fprintf(stderr, "replay: line %u: the server closed the connection\n", r->line);
                 return diverged + 1;
@@ -335,12 +494,55 @@ static int client_side(sock *s, const log_conn *k, const replay_opts *o)
             fprintf(stderr, "replay: line %u: expected \"%s\", got \"%s\"\n", r->line, r->text, got);
             diverged++;
         }
+        /* a SASL challenge of this server (it differs from the recorded one) */
+        const char *c = !strncmp(got, "334 ", 4) ? got + 4 : !strncmp(got, "+ ", 2) ? got + 2 : NULL;
+        snprintf(challenge, sizeof challenge, "%.1000s", c ? c : "");
     }
     return diverged;
 }
 
+/* A server context over the test PKI (a certificate for localhost and the recorded host). */
+static SSL_CTX *server_ctx(const log_conn *k, const replay_opts *o, char *ca, size_t cap)
+{
+    char dir[PKI_PATH_MAX], err[512];
+    if (pki_default_state_dir(o->state, dir, sizeof dir, err, sizeof err) != 0) {
+        fprintf(stderr, "replay: pki: %s\n", err);
+        return NULL;
+    }
+    const char *hosts[2] = {"localhost", k->host};
+    size_t nh = k->host[0] && strcmp(k->host, "unknown") && !strchr(k->host, ' ') ? 2 : 1;
+    pki_profile_request pr = {.name = "replay", .hosts = hosts, .nhosts = nh};
+    pki_request req = {.key_type = PKI_KEY_ECDSA_P256, .profiles = &pr, .nprofiles = 1};
+    pki_paths *pki = NULL;
+    if (pki_ensure(dir, &req, &pki, err, sizeof err) != PKI_OK) {
+        pr.nhosts = 1; /* a recorded name the PKI refuses: localhost alone */
+        if (pki_ensure(dir, &req, &pki, err, sizeof err) != PKI_OK) {
+            fprintf(stderr, "replay: pki: %s\n", err);
+            return NULL;
+        }
+    }
+    snprintf(ca, cap, "%s", pki->ca_cert);
+    SSL_CTX *ctx = tls_server_ctx_from_pki(pki, "replay", PKI_VALID, NULL, err, sizeof err);
+    if (!ctx)
+        fprintf(stderr, "replay: tls: %s\n", err);
+    pki_paths_free(pki);
+    return ctx;
+}
+
+static bool uses_tls(const log_conn *k)
+{
+    for (size_t i = 0; i < k->n; i++)
+        if (k->rec[i].kind == LOG_TLS_OK)
+            return true;
+    return k->implicit;
+}
+
 static int as_server(const log_conn *k, const replay_opts *o)
 {
+    char ca[PKI_PATH_MAX] = "";
+    SSL_CTX *ctx = NULL;
+    if (uses_tls(k) && !(ctx = server_ctx(k, o, ca, sizeof ca)))
+        return cli_env_error("replay", "cannot set up TLS for the replay");
     int lfd = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -349,19 +551,25 @@ static int as_server(const log_conn *k, const replay_opts *o)
     if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(lfd, 1) < 0) {
         if (lfd >= 0)
             close(lfd);
+        SSL_CTX_free(ctx);
         return cli_env_error("replay", "cannot listen on 127.0.0.1:%u: %s", o->port, strerror(errno));
     }
     socklen_t al = sizeof a;
     getsockname(lfd, (struct sockaddr *)&a, &al);
+    if (ctx)
+        printf("ca_file=%s\n", ca);
     printf("listening 127.0.0.1:%u\n", ntohs(a.sin_port));
     fflush(stdout);
     int fd = accept(lfd, NULL, NULL);
     close(lfd);
-    if (fd < 0)
+    if (fd < 0) {
+        SSL_CTX_free(ctx);
         return cli_env_error("replay", "accept: %s", strerror(errno));
-    sock s = {.fd = fd, .timeout_ms = o->timeout_ms};
-    int d = serve_side(&s, k);
-    close(fd);
+    }
+    sock s = {.fd = fd, .timeout_ms = o->timeout_ms, .ctx = ctx, .server = true};
+    int d = k->implicit && sock_tls(&s, k->line) < 0 ? 1 : serve_side(&s, k);
+    sock_close(&s);
+    SSL_CTX_free(ctx);
     fprintf(stderr, "replay: %s\n", d ? "the client diverged from the recording" : "the client behaved as recorded");
     return d ? EXIT_FAIL : EXIT_PASS;
 }
@@ -382,9 +590,19 @@ static int as_client(const log_conn *k, const replay_opts *o)
             close(fd);
         return cli_env_error("replay", "cannot connect to 127.0.0.1:%u: %s", port, strerror(errno));
     }
-    sock s = {.fd = fd, .timeout_ms = o->timeout_ms};
-    int d = client_side(&s, k, o);
-    close(fd);
+    SSL_CTX *ctx = NULL;
+    if (uses_tls(k)) {
+        char err[256];
+        tls_client_config cc = {.insecure = 1};
+        if (!(ctx = tls_client_ctx_new(&cc, err, sizeof err))) {
+            close(fd);
+            return cli_env_error("replay", "tls: %s", err);
+        }
+    }
+    sock s = {.fd = fd, .timeout_ms = o->timeout_ms, .ctx = ctx};
+    int d = k->implicit && sock_tls(&s, k->line) < 0 ? 1 : client_side(&s, k, o);
+    sock_close(&s);
+    SSL_CTX_free(ctx);
     fprintf(stderr, "replay: %s\n", d ? "the server diverged from the recording" : "the server answered as recorded");
     return d ? EXIT_FAIL : EXIT_PASS;
 }
@@ -409,6 +627,7 @@ static int parse(int argc, char **argv, replay_opts *o)
         else if (!strcmp(a, "--to-scenario")) str = &o->to_scenario;
         else if (!strcmp(a, "--profile")) str = &o->profile;
         else if (!strcmp(a, "--role")) str = &o->role;
+        else if (!strcmp(a, "--state")) str = &o->state;
         else if (!strcmp(a, "--client")) str = &o->client;
         else if (!strcmp(a, "--set")) {
             if (i + 1 >= argc || o->n_sets >= 16)
@@ -448,6 +667,7 @@ static int parse(int argc, char **argv, replay_opts *o)
 
 int cmd_replay(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN); /* a peer that hangs up is reported, not fatal (SSL_write) */
     replay_opts o = {.timeout_ms = 10000};
     int pr = parse(argc, argv, &o);
     if (pr < 0) {
@@ -495,8 +715,6 @@ int cmd_replay(int argc, char **argv)
     } else if (o.to_scenario) {
         status = replay_write_scenario(k, o.log, o.profile ? o.profile : "generic", o.sets, o.n_sets, o.to_scenario);
     } else {
-        if (k->implicit || k->tls != LOG_TLS_PLAIN)
-            fprintf(stderr, "replay: the recording used TLS; replaying its lines in plaintext\n");
         status = !strcmp(o.as, "server") ? as_server(k, &o) : as_client(k, &o);
     }
     log_conv_free(&c);

@@ -576,3 +576,59 @@ def test_curl_implicit_tls_on_exchange_143(mailrig, mock, tmp_path):
     r, doc = diagnose(mailrig, log, "--log-port-base", str(srv.base), "--provider", "exchange",
                       secrets=secrets_of(srv))
     assert "exchange-ssl-on-143-110" in finding_ids(doc)
+
+
+IMAP_CLIENT = """
+import imaplib, ssl
+ctx = ssl.create_default_context(cafile={ca!r}); ctx.check_hostname = False
+m = imaplib.IMAP4_SSL('127.0.0.1', {port}, ssl_context=ctx, timeout=10)
+print(m.login('emilyparker', 'abcd-efgh-ijkl-mnop')[0])
+print(m.select('INBOX')[0])
+print(m.logout()[0])
+"""
+
+SMTP_CLIENT = """
+import smtplib, ssl
+ctx = ssl.create_default_context(cafile={ca!r}); ctx.check_hostname = False
+s = smtplib.SMTP('127.0.0.1', {port}, timeout=10)
+print(s.ehlo()[0], s.starttls(context=ctx)[0], s.ehlo()[0])
+print(s.login('alice@example.test', 'alice-password-1')[0])
+print(s.quit()[0])
+"""
+
+
+def first_transcript(srv, proto):
+    deadline = time.monotonic() + 10
+    files = []
+    while time.monotonic() < deadline and not files:
+        files = sorted(srv.transcript_dir.glob(f"*{proto}*"))
+        time.sleep(0.05)
+    return files[0]
+
+
+@pytest.mark.parametrize("profile,proto,port,script", [
+    ("icloud", "imap", 993, IMAP_CLIENT),          # implicit TLS from the start
+    ("generic", "smtp", 587, SMTP_CLIENT),         # TLS after STARTTLS
+])
+def test_replay_tls_round_trip(mailrig, mock, tmp_path, profile, proto, port, script):
+    srv = mock(profile)
+    first = subprocess.run([sys.executable, "-c", script.format(ca=srv.info["ca_file"], port=srv.base + port)],
+                           capture_output=True, text=True, timeout=30)
+    assert first.returncode == 0, first.stderr
+    transcript = first_transcript(srv, proto)
+    # --as client against the mock: the same replies, TLS where the recording had it
+    pw = "abcd-efgh-ijkl-mnop" if profile == "icloud" else "alice-password-1"
+    r = subprocess.run([mailrig, "replay", str(transcript), "--as", "client", f"127.0.0.1:{srv.base + port}",
+                        "--password", pw], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    # --as server: the same client gets the same answers from the replay
+    p = subprocess.Popen([mailrig, "replay", str(transcript), "--as", "server", "--state", str(srv.state_dir)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ca = p.stdout.readline().strip()
+    assert ca.startswith("ca_file=")
+    listening = p.stdout.readline().strip()
+    again = subprocess.run([sys.executable, "-c", script.format(ca=ca[8:], port=int(listening.rsplit(":", 1)[1]))],
+                           capture_output=True, text=True, timeout=30)
+    _, err = p.communicate(timeout=30)
+    assert again.returncode == 0 and again.stdout == first.stdout, again.stderr + err
+    assert p.returncode == 0, err
