@@ -254,6 +254,12 @@ m.login('emilyparker@icloud.com', 'Apple-ID-passw0rd')
 """, tmp_path, "imaplib.log")
     assert "Apple-ID-passw0rd" in log.read_text()  # imaplib prints LOGIN in full
     r, doc = diagnose(mailrig, log, "--log-port-base", str(srv.base), secrets=secrets_of(srv))
+    printed = subprocess.run([mailrig, "replay", str(log), "--print"], capture_output=True, text=True, timeout=30)
+    scn = tmp_path / "x.scn"
+    subprocess.run([mailrig, "replay", str(log), "--to-scenario", str(scn), "--profile", "icloud"],
+                   capture_output=True, timeout=30)
+    assert_no_secret(printed.stdout + printed.stderr + scn.read_text(), secrets_of(srv))
+    assert "LOGIN emilyparker@icloud.com <redacted>" in printed.stdout
     assert "icloud-imap-username-full" in finding_ids(doc)
     assert "plaintext-password" not in finding_ids(doc)  # IMAP4_SSL: the port says TLS
 
