@@ -249,7 +249,7 @@ static void server_key(const char *s, char *out, size_t cap)
     if (s[0] == '*' || s[0] == '+')
         snprintf(out, cap, "%c", s[0]);
     else
-        snprintf(out, cap, "%s", sp ? sp + 1 : two);
+        snprintf(out, cap, "%.60s", sp ? sp + 1 : two);
 }
 
 /* ---- the recorded connection ---------------------------------------------------------------------- */

@@ -240,6 +240,15 @@ static diag_proto proto_from_lines(const log_conn *k)
     return DIAG_PROTO_UNSET;
 }
 
+/* Copy a NUL-terminated string into out, cut to cap - 1 bytes (a user name longer than the
+ * model holds is shown cut; it is evidence, not a setting). */
+static void copy_cut(char *out, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+    memcpy(out, src, n);
+    out[n] = 0;
+}
+
 /* Decode the identity out of a (redacted) SASL initial response or LOGIN step 0. */
 static void sasl_user(const char *mech, const char *b64, size_t n, char *out, size_t cap)
 {
@@ -252,15 +261,15 @@ static void sasl_user(const char *mech, const char *b64, size_t n, char *out, si
     if (!strcasecmp(mech, "PLAIN")) { /* authzid \0 authcid \0 passwd */
         const char *z = memchr(dec, 0, (size_t)m);
         if (z && z + 1 < dec + m)
-            snprintf(out, cap, "%s", z + 1);
+            copy_cut(out, cap, z + 1);
     } else if (!strcasecmp(mech, "LOGIN")) {
-        snprintf(out, cap, "%s", dec);
+        copy_cut(out, cap, dec);
     } else if (!strcasecmp(mech, "XOAUTH2")) { /* user=NAME^Aauth=... */
         if (!strncmp(dec, "user=", 5)) {
             char *a = memchr(dec, 1, (size_t)m);
             if (a)
                 *a = 0;
-            snprintf(out, cap, "%s", dec + 5);
+            copy_cut(out, cap, dec + 5);
         }
     }
 }

@@ -337,7 +337,7 @@ static int redact_auth(log_conn *k, const char *s, size_t n, unsigned w, char *o
 /* tag LOGIN user password: keep the user name, hide the rest. */
 static int redact_login(log_conn *k, const char *s, size_t n, char *out, size_t cap)
 {
-    size_t off, len;
+    size_t off = n, len = 0;
     word_at(s, n, 2, &off, &len);
     bool literal;
     size_t uend = astring_end(s, n, off, &literal);
