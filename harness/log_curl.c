@@ -41,6 +41,23 @@ static bool trying(log_conv *c, const char *s, size_t n, unsigned line)
     return true;
 }
 
+/* "* Connected to imap.mail.me.com (17.42.251.41) port 993 (#0)": the name the user typed
+ * (the "Trying" line only had the address); "(nil)" when curl was given --connect-to. */
+static void connected(log_conn *k, const char *s, size_t n)
+{
+    const char *name = s + 15, *end = s + n;
+    const char *sp = memchr(name, ' ', (size_t)(end - name));
+    if (!sp || sp == name || (size_t)(sp - name) >= sizeof k->host || !memcmp(name, "(nil)", 5))
+        return;
+    snprintf(k->host, sizeof k->host, "%.*s", (int)(sp - name), name);
+    const char *port = log_find(sp, (size_t)(end - sp), " port ");
+    if (port) {
+        unsigned long p = log_num(port + 6, (size_t)(end - port - 6), 10);
+        if (p > 0 && p < 65536)
+            k->port = (unsigned)p;
+    }
+}
+
 /* TLS notes from curl's OpenSSL/GnuTLS backends. */
 static bool tls_note(log_conv *c, log_conn *k, const char *s, size_t n, unsigned line)
 {
@@ -147,6 +164,8 @@ size_t log_read_curl(const char *data, size_t n, log_conv *c)
             log_conv_add(c, k, LOG_DATA, s[0] == '>' ? LOG_DIR_C : LOG_DIR_S, s + 2, len - 2, ln);
         else if (ex)
             curl_exit(c, k, s, len, ln);
+        else if (log_starts(s, len, "* Connected to "))
+            connected(k, s, len);
         else if (!tls_note(c, k, s, len, ln))
             error_note(c, k, s, len, ln);
     }

@@ -638,3 +638,14 @@ def test_replay_tls_round_trip(mailrig, mock, tmp_path, profile, proto, port, sc
     _, err = p.communicate(timeout=30)
     assert again.returncode == 0 and again.stdout == first.stdout, again.stderr + err
     assert p.returncode == 0, err
+
+
+def test_curl_wrong_server_name_from_the_log(mailrig, mock, tmp_path):
+    """The log shows the name the user typed; diagnose judges it like a setting."""
+    srv = mock("icloud")
+    port = srv.base + 993
+    log = run_client(["curl", "-v", "-k", "--resolve", f"imap.icloud.com:{port}:127.0.0.1", "-u",
+                      "emilyparker:abcd-efgh-ijkl-mnop", f"imaps://imap.icloud.com:{port}/INBOX"], tmp_path, "curl.log")
+    r, doc = diagnose(mailrig, log, "--log-port-base", str(srv.base), secrets=secrets_of(srv))
+    assert "icloud-imap-server-name" in finding_ids(doc), r.stdout
+    assert "imap.icloud.com" in r.stdout
