@@ -10,7 +10,8 @@
     X(serve, "run a provider profile's IMAP, SMTP and POP3 mock servers on loopback") \
     X(client, "start a client under test through its adapter (clients/NAME.ini) and report") \
     X(run, "run scenarios (files, directories, catalogue names) and report; JUnit and JSON") \
-    X(list, "list the scenario catalogue: name, role, profile, tags, description, file")
+    X(list, "list the scenario catalogue: name, role, profile, tags, description, file") \
+    X(probe, "try the usual ports and security modes of a loopback mail host; recommend settings")
 
 #define X(name, summary) int cmd_##name(int argc, char **argv);
 MAILRIG_COMMANDS(X)
