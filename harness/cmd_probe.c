@@ -218,9 +218,12 @@ static json_t *result_json(const probe_result *r, const char *host, unsigned tim
                                               "certificate_problem", cp));
     }
     for (size_t i = 0; i < nsg; i++)
-        json_array_append_new(sigs, json_pack("{s:s,s:s,s:i,s:s,s:s}", "severity",
+        json_array_append_new(sigs, json_pack("{s:s,s:o,s:i,s:s,s:s}", "severity",
                                               probe_severity_name(sg[i].severity), "protocol",
-                                              profile_proto_name(sg[i].proto), "provider_port",
+                                              sg[i].proto < PROFILE_PROTO_COUNT
+                                                  ? json_string(profile_proto_name(sg[i].proto))
+                                                  : json_null(),
+                                              "provider_port",
                                               sg[i].provider_port, "code", sg[i].code, "text",
                                               sg[i].text));
     return json_pack("{s:s,s:i,s:o,s:o,s:o,s:o,s:o}", "host", host, "timeout_ms", (int)timeout_ms,

@@ -485,23 +485,49 @@ static void recommended_words(const probe_result *r, profile_proto proto, char *
                  probe_sec_label(probe_settings[i].sec));
 }
 
-static void cert_signals(sigs *s, const probe_attempt *a, const char *host)
+/* Append ", port" to a list of ports (once per port). */
+static void port_list_add(char *list, size_t cap, int port)
 {
-    if (!a->tls.done)
-        return;
-    if (a->tls.verify != TLS_VERIFY_OK)
-        sig(s, PROBE_WARN, a->proto, a->provider_port, "certificate-untrusted",
-            "the certificate on %d does not verify: %s; a client refuses it unless it trusts "
-            "the issuer (%s)", a->provider_port, a->tls.verify_desc,
-            a->tls.issuer[0] ? a->tls.issuer : "unknown issuer");
-    if (!a->tls.host_match)
-        sig(s, PROBE_WARN, a->proto, a->provider_port, "certificate-name",
-            "the certificate on %d (%s) does not name %s: clients report a host-name mismatch",
-            a->provider_port, a->tls.subject[0] ? a->tls.subject : "no subject", host);
+    char w[16];
+    snprintf(w, sizeof w, "%d", port);
+    for (const char *p = list; (p = strstr(p, w)) != NULL; p++)
+        if ((p == list || p[-1] == ' ') && (p[strlen(w)] == ',' || !p[strlen(w)]))
+            return;
+    size_t used = strlen(list);
+    snprintf(list + used, cap - used, "%s%s", used ? ", " : "", w);
+}
+
+/* Certificate problems, one signal per kind with the ports it concerns: a test CA or a
+ * wrong name usually affects every port alike. */
+static void cert_signals(sigs *s, const probe_result *r, const char *host)
+{
+    char untrusted[128] = "", misnamed[128] = "", why[160] = "", issuer[256] = "", subject[256] = "";
+    for (size_t i = 0; i < r->n; i++) {
+        const probe_attempt *a = &r->a[i];
+        if (!a->tls.done)
+            continue;
+        if (a->tls.verify != TLS_VERIFY_OK) {
+            port_list_add(untrusted, sizeof untrusted, a->provider_port);
+            snprintf(why, sizeof why, "%s", a->tls.verify_desc);
+            snprintf(issuer, sizeof issuer, "%s", a->tls.issuer);
+        }
+        if (!a->tls.host_match) {
+            port_list_add(misnamed, sizeof misnamed, a->provider_port);
+            snprintf(subject, sizeof subject, "%s", a->tls.subject);
+        }
+    }
+    if (untrusted[0])
+        sig(s, PROBE_WARN, PROFILE_PROTO_COUNT, 0, "certificate-untrusted",
+            "the certificate on %s does not verify: %s; a client refuses it unless it trusts the "
+            "issuer (%s)", untrusted, why, issuer[0] ? issuer : "unknown");
+    if (misnamed[0])
+        sig(s, PROBE_WARN, PROFILE_PROTO_COUNT, 0, "certificate-name",
+            "the certificate on %s (%s) does not name %s: clients report a host-name mismatch",
+            misnamed, subject[0] ? subject : "no subject", host);
 }
 
 /* Signals about one plaintext-first port (143, 587, 25, 110). */
-static void plaintext_port_signals(sigs *s, const probe_result *r, int port, const char *host)
+static void plaintext_port_signals(sigs *s, const probe_result *r, int port)
 {
     const probe_attempt *pl = probe_find(r, port, PROBE_START_PLAIN);
     const probe_attempt *tl = probe_find(r, port, PROBE_START_TLS);
@@ -535,10 +561,9 @@ static void plaintext_port_signals(sigs *s, const probe_result *r, int port, con
         sig(s, PROBE_ERROR, proto, port, "starttls-injection",
             "%d sent %u bytes after its STARTTLS reply, before the handshake (response injection, "
             "CVE-2021-22947): a careful client drops the connection", port, pl->injected);
-    cert_signals(s, pl, host);
 }
 
-static void port_signals(sigs *s, const probe_result *r, int port, const char *host)
+static void port_signals(sigs *s, const probe_result *r, int port)
 {
     profile_proto proto = probe_port_proto(port);
     probe_port_kind k = probe_port_classify(r, port);
@@ -561,11 +586,9 @@ static void port_signals(sigs *s, const probe_result *r, int port, const char *h
             sig(s, PROBE_ERROR, proto, port, "plaintext-answer-to-tls",
                 "%d answered a ClientHello with a plaintext greeting: a client set to SSL/TLS on "
                 "%d fails (OpenSSL: \"wrong version number\")", port, port);
-        if (tl)
-            cert_signals(s, tl, host);
         return;
     }
-    plaintext_port_signals(s, r, port, host);
+    plaintext_port_signals(s, r, port);
 }
 
 /* Port 25 and other SMTP ports that connect but take no AUTH. */
@@ -630,7 +653,8 @@ size_t probe_signals(const probe_result *r, const char *host, probe_signal *out,
     sigs s = {out, cap, 0};
     for (size_t i = 0; i < sizeof probe_ports / sizeof probe_ports[0]; i++)
         if (probe_port_classify(r, probe_ports[i]) != PROBE_PORT_UNMAPPED)
-            port_signals(&s, r, probe_ports[i], host);
+            port_signals(&s, r, probe_ports[i]);
+    cert_signals(&s, r, host);
     smtp_signals(&s, r);
     for (int p = 0; p < PROFILE_PROTO_COUNT; p++)
         proto_signals(&s, r, (profile_proto)p);

@@ -224,8 +224,8 @@ typedef enum probe_severity { PROBE_INFO, PROBE_WARN, PROBE_ERROR } probe_severi
 
 typedef struct probe_signal {
     probe_severity severity;
-    profile_proto proto;
-    int provider_port;          /* 0 when it is about the protocol as a whole */
+    profile_proto proto;        /* PROFILE_PROTO_COUNT: about several protocols (certificates) */
+    int provider_port;          /* 0 when it is about a protocol, or several ports, as a whole */
     const char *code;           /* stable word for tools: "plaintext-answer-to-tls" ... */
     char text[384];
 } probe_signal;
