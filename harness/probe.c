@@ -311,14 +311,15 @@ probe_port_kind probe_port_classify(const probe_result *r, int port)
     const probe_attempt *tl = probe_find(r, port, PROBE_START_TLS);
     if (!pl && !tl)
         return PROBE_PORT_UNMAPPED;
-    if (outcome_of(pl) == PROBE_REFUSED || outcome_of(tl) == PROBE_REFUSED)
-        return PROBE_PORT_CLOSED;
     if (outcome_of(tl) == PROBE_TLS_OK)
         return tl->greeting_ok || !tl->greeting[0] ? PROBE_PORT_IMPLICIT : PROBE_PORT_REJECTS;
     if (outcome_of(pl) == PROBE_PLAINTEXT)
         return classify_plaintext(pl);
     if (outcome_of(tl) == PROBE_PLAINTEXT)
         return tl->greeting_ok ? PROBE_PORT_PLAINTEXT : PROBE_PORT_REJECTS;
+    /* nothing usable came back: refused (by either attempt) before silent before error */
+    if (outcome_of(pl) == PROBE_REFUSED || outcome_of(tl) == PROBE_REFUSED)
+        return PROBE_PORT_CLOSED;
     bool silent = (!pl || pl->outcome == PROBE_SILENT) && (!tl || tl->outcome == PROBE_SILENT);
     return silent ? PROBE_PORT_SILENT : PROBE_PORT_ERROR;
 }
