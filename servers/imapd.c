@@ -22,6 +22,7 @@
 #include "servers/arena.h"
 #include "servers/events.h"
 #include "servers/profile.h"
+#include "servers/session_util.h"
 #include "servers/store.h"
 #include "servers/template.h"
 
@@ -895,6 +896,7 @@ static void auth_done(imapd *s, obuf *o, const char *tag, const char *command, c
         s->auth_failures++;
     enter(s, ST_NOTAUTH);
     rctx rc = {.tag = tag, .command = command, .user = ubuf, .mech = mech, .text = ""};
+    sess_delay(IO(s), r.delay_ms); /* auth_delay_ms: the carrier holds what follows */
     reply(s, o, r.reply ? r.reply : s->p->imap.r.auth_failed, &rc);
     if (r.bye)
         reply(s, o, r.bye, NULL);
@@ -3563,6 +3565,8 @@ static size_t imapd_input(session *base, const char *p, size_t n)
         if (k == 0)
             break;
         used += k;
+        if (s->base.info && s->base.info->held)
+            break; /* a delayed reply: the rest waits with the carrier */
     }
     return used;
 }

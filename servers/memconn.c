@@ -84,7 +84,7 @@ memconn *memconn_new(session_factory factory, void *ctx, const memconn_opts *opt
     if (!m)
         return NULL;
     memconn_opts o = opts ? *opts : (memconn_opts){0};
-    m->io = (session_io){m, io_send, io_client_data, io_start_tls, io_close, io_event};
+    m->io = (session_io){m, io_send, io_client_data, io_start_tls, io_close, io_event, NULL};
     m->info.conn_id = o.conn_id ? o.conn_id : 1;
     m->info.provider_port = o.provider_port;
     m->info.tls_active = o.tls_active;
