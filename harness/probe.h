@@ -181,6 +181,15 @@ typedef struct probe_config {
  * unreadable). Never blocks past timeout_ms plus scheduling. */
 int probe_run(probe_result *r, const probe_config *cfg, char *err, size_t errlen);
 
+/* For the fuzz target and unit tests: run attempt a's conversation (a->proto, a->start set)
+ * over memory instead of a socket. The server's bytes are input[0..n), delivered in pieces
+ * ending at cuts[0..ncuts) (increasing offsets in (0, n); others are skipped), then the server
+ * hangs up. There is no TLS engine: a STARTTLS upgrade succeeds at once and the conversation
+ * goes on in the clear; on a TLS-first attempt, a first TLS record (5 + its length bytes) stands
+ * for a completed handshake. Fills *a as probe_run() would (no certificate details). */
+void probe_converse_memory(probe_attempt *a, const char *input, size_t n, const size_t *cuts,
+                           size_t ncuts);
+
 /* ---- reading what came back ---------------------------------------------------------------- */
 
 /* Read a capability list into an offer. IMAP: the CAPABILITY atoms (AUTH=X, STARTTLS,

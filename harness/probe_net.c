@@ -60,6 +60,8 @@ typedef struct pconn {
     bool tls_after;          /* the handshake running is a STARTTLS upgrade */
     bool any_byte;           /* the server has sent something */
     bool pop3_multi;         /* POP3 CAPA: the +OK came, reading lines up to "." */
+    bool memory;             /* probe_converse_memory(): no socket, no TLS engine */
+    size_t mem_skip;         /* memory mode: bytes of the first TLS record still to drop */
     char sniff[TLSSNIFF_DECIDE_BYTES];
     size_t sniffed;
     char in[IN_MAX];         /* application bytes not yet read by the protocol step */
@@ -104,6 +106,10 @@ __attribute__((format(printf, 2, 3))) static void set_detail(pconn *c, const cha
 /* Hand pending socket bytes to the kernel; wait for writability when it takes no more. */
 static void flush_out(pconn *c)
 {
+    if (c->memory) {
+        c->outlen = 0; /* nobody listens: what we say does not change what comes back */
+        return;
+    }
     if (c->ssl) {
         char buf[4096];
         int n;
@@ -135,7 +141,7 @@ static void send_line(pconn *c, const char *line)
 {
     char buf[128];
     int n = snprintf(buf, sizeof buf, "%s\r\n", line);
-    if (c->tls_on) {
+    if (c->tls_on && c->ssl) {
         SSL_write(c->ssl, buf, n); /* a memory BIO takes it all */
     } else if (c->outlen + (size_t)n <= sizeof c->out) {
         memcpy(c->out + c->outlen, buf, (size_t)n);
@@ -248,6 +254,13 @@ static void handshake_step(pconn *c)
 
 static int start_tls(pconn *c)
 {
+    if (c->memory) {
+        /* no TLS engine: an upgrade succeeds at once; implicit TLS waits for the first bytes */
+        c->st = ST_HANDSHAKE;
+        if (c->tls_after)
+            after_handshake(c);
+        return 0;
+    }
     c->ssl = SSL_new(c->r->ctx);
     c->rbio = BIO_new(BIO_s_mem());
     c->wbio = BIO_new(BIO_s_mem());
@@ -287,7 +300,10 @@ static void ask_caps(pconn *c)
 
 static void after_handshake(pconn *c)
 {
-    record_tls(c);
+    if (c->ssl)
+        record_tls(c);
+    else
+        c->a->tls.done = true; /* memory mode */
     c->tls_on = true;
     if (c->tls_after) {
         c->a->starttls = PROBE_STLS_OK;
@@ -330,19 +346,24 @@ static void caps_done(pconn *c, bool known)
  * *first gets the first line; the text of the following lines goes to caps when keep. */
 static size_t smtp_reply(pconn *c, char *first, size_t cap, bool keep)
 {
-    size_t off = 0, k;
+    size_t off = 0, k, end = 0;
     const char *p;
     size_t n;
-    while ((k = next_line(c, off, &p, &n)) > 0) {
+    /* first find the end: nothing is kept from a reply until it is complete (it is read
+     * again from the start when more bytes come) */
+    while (!end && (k = next_line(c, off, &p, &n)) > 0) {
+        off += k;
+        if (n < 4 || p[3] != '-')
+            end = off;
+    }
+    for (off = 0; end && off < end; off += k) {
+        k = next_line(c, off, &p, &n);
         if (off == 0)
             probe_sanitize(p, n, first, cap);
         else if (keep && n > 4)
             caps_add(c, p + 4, n - 4, '\n');
-        off += k;
-        if (n < 4 || p[3] != '-')
-            return off;
     }
-    return 0;
+    return end;
 }
 
 static bool greeting_step(pconn *c)
@@ -559,6 +580,13 @@ static void route(pconn *c, const char *p, size_t n)
 {
     if (!n || c->st == ST_DONE)
         return;
+    if (c->mem_skip) {
+        size_t k = n < c->mem_skip ? n : c->mem_skip;
+        c->mem_skip -= k;
+        p += k, n -= k;
+        if (!n)
+            return;
+    }
     if (c->st == ST_MISMATCH || !c->ssl) {
         append_in(c, p, n);
         return;
@@ -576,6 +604,18 @@ static void on_bytes(pconn *c, const char *p, size_t n)
         size_t take = sniff_first(c, p, n);
         if (c->st == ST_DONE || !c->any_byte)
             return;
+        if (c->memory && c->st == ST_HANDSHAKE) {
+            /* memory mode: the first TLS record (by its header's length, so wherever the
+             * bytes were cut) stands for a whole handshake; what follows it is the
+             * conversation under TLS, in the clear */
+            size_t rec = 5 + ((size_t)(unsigned char)c->sniff[3] << 8 | (unsigned char)c->sniff[4]);
+            c->mem_skip = rec > c->sniffed ? rec - c->sniffed : 0;
+            after_handshake(c);
+            if (rec < c->sniffed) /* a short record: the sniffed bytes after it are text */
+                route(c, c->sniff + rec, c->sniffed - rec);
+            route(c, p + take, n - take);
+            return;
+        }
         /* decided: the sniffed prefix, then the rest, go on as if they had just come */
         route(c, c->sniff, c->sniffed);
         route(c, p + take, n - take);
@@ -587,9 +627,29 @@ static void on_bytes(pconn *c, const char *p, size_t n)
     route(c, p, n);
 }
 
+/* The server stopped (EOF, timeout) with fewer bytes than the sniffer needs: decide now. */
+static void sniff_final(pconn *c)
+{
+    if (c->any_byte || !c->sniffed || c->st != ST_HANDSHAKE || c->tls_after)
+        return;
+    c->any_byte = true;
+    tlssniff_kind k = tlssniff_classify(c->sniff, c->sniffed, 1);
+    if (k == TLSSNIFF_PLAINTEXT) {
+        c->a->outcome = PROBE_PLAINTEXT;
+        c->st = ST_MISMATCH;
+        append_in(c, c->sniff, c->sniffed);
+        return;
+    }
+    c->a->outcome = k == TLSSNIFF_TLS_RECORD ? PROBE_TLS_FAILED : PROBE_GARBAGE;
+    set_detail(c, "first bytes: %s (%zu bytes)", tlssniff_kind_name(k), c->sniffed);
+    if (k == TLSSNIFF_TLS_RECORD)
+        snprintf(c->a->tls.failure, sizeof c->a->tls.failure, "reason=\"incomplete TLS record\"");
+}
+
 static void on_eof(pconn *c, int err)
 {
     probe_attempt *a = c->a;
+    sniff_final(c);
     if (!c->any_byte && c->st != ST_MISMATCH) {
         if (c->st == ST_HANDSHAKE && c->tls_after) {
             a->starttls = PROBE_STLS_FAILED;
@@ -614,6 +674,14 @@ static void on_eof(pconn *c, int err)
     finish(c);
 }
 
+/* Server bytes: through TLS or the sniffing, then as far into the conversation as they go. */
+static void deliver(pconn *c, const char *p, size_t n)
+{
+    on_bytes(c, p, n);
+    if (c->st != ST_DONE && c->st != ST_HANDSHAKE)
+        advance(c);
+}
+
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
     pconn *c = arg;
@@ -626,16 +694,15 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
         on_eof(c, n < 0 ? errno : 0);
         return;
     }
-    on_bytes(c, buf, (size_t)n);
-    if (c->st != ST_DONE && c->st != ST_HANDSHAKE)
-        advance(c);
+    deliver(c, buf, (size_t)n);
 }
 
 /* ---- connecting and ending ----------------------------------------------------------------- */
 
 static void connected(pconn *c)
 {
-    event_add(c->rev, NULL);
+    if (c->rev)
+        event_add(c->rev, NULL);
     if (c->a->start == PROBE_START_TLS)
         start_tls(c);
     else
@@ -670,6 +737,7 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
     pconn *c = arg;
     probe_attempt *a = c->a;
     (void)fd, (void)what;
+    sniff_final(c);
     if (c->st == ST_CONNECT)
         a->outcome = PROBE_CONNECT_TIMEOUT;
     else if (!c->any_byte && c->st != ST_MISMATCH)
@@ -785,4 +853,32 @@ int probe_run(probe_result *res, const probe_config *cfg, char *err, size_t errl
     event_base_free(r.base);
     SSL_CTX_free(r.ctx);
     return 0;
+}
+
+void probe_converse_memory(probe_attempt *a, const char *input, size_t n, const size_t *cuts,
+                           size_t ncuts)
+{
+    probe_config cfg = {0};
+    run r = {.cfg = &cfg, .pending = 1};
+    pconn *c = calloc(1, sizeof *c);
+    if (!c)
+        return;
+    c->r = &r;
+    c->a = a;
+    c->fd = -1;
+    c->memory = true;
+    clock_gettime(CLOCK_MONOTONIC, &c->t0);
+    connected(c);
+    size_t at = 0;
+    for (size_t i = 0; i <= ncuts && c->st != ST_DONE; i++) {
+        size_t end = i < ncuts && cuts[i] > at && cuts[i] < n ? cuts[i] : n;
+        if (i < ncuts && end == n)
+            continue; /* a cut out of order or range: keep going to the next */
+        if (end > at)
+            deliver(c, input + at, end - at);
+        at = end;
+    }
+    if (c->st != ST_DONE)
+        on_eof(c, 0); /* the server hung up after its last byte */
+    free(c);
 }

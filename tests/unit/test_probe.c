@@ -357,6 +357,157 @@ static void mismatch_signals(void **state)
     assert_true(probe_signals(&r, "127.0.0.1", one, 1) > 1);
 }
 
+/* ---- the conversation, over memory ------------------------------------------------------- */
+
+static probe_attempt converse(profile_proto proto, probe_start start, const char *in, size_t cut)
+{
+    probe_attempt a = {.proto = proto, .start = start, .provider_port = 1, .port = 1};
+    size_t cuts[1] = {cut};
+    probe_converse_memory(&a, in, strlen(in), cuts, cut ? 1 : 0);
+    return a;
+}
+
+/* The same attempt fed one byte at a time (Dovecot's test): the same findings. */
+static void assert_bytewise_same(const probe_attempt *whole, const char *in)
+{
+    size_t n = strlen(in);
+    size_t cuts[2048];
+    assert_true(n < 2048);
+    for (size_t i = 0; i + 1 < n; i++)
+        cuts[i] = i + 1;
+    probe_attempt b = {.proto = whole->proto, .start = whole->start, .provider_port = 1, .port = 1};
+    probe_converse_memory(&b, in, n, cuts, n ? n - 1 : 0);
+    assert_int_equal(b.outcome, whole->outcome);
+    assert_string_equal(b.greeting, whole->greeting);
+    assert_string_equal(b.caps_before, whole->caps_before);
+    assert_string_equal(b.before.mechs, whole->before.mechs);
+}
+
+static const char imap_starttls_1[] =
+    "* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] hi\r\n"
+    "* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED\r\np1 OK done\r\np2 OK Begin TLS\r\n";
+static const char imap_starttls_2[] = "* CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2\r\np3 OK\r\n";
+
+static void converse_imap_starttls(void **state)
+{
+    (void)state;
+    char in[512];
+    snprintf(in, sizeof in, "%s%s", imap_starttls_1, imap_starttls_2);
+    probe_attempt a = converse(PROFILE_IMAP, PROBE_START_PLAIN, in, strlen(imap_starttls_1));
+    assert_int_equal(a.outcome, PROBE_PLAINTEXT);
+    assert_true(a.greeting_ok);
+    assert_string_equal(a.greeting, "* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] hi");
+    assert_true(a.before.starttls);
+    assert_false(a.before.login);
+    assert_int_equal(a.starttls, PROBE_STLS_OK);
+    assert_true(a.caps_known_after);
+    assert_string_equal(a.after.mechs, "PLAIN XOAUTH2");
+    assert_true(a.after.login);
+    assert_int_equal(a.injected, 0);
+    /* the same bytes in one piece: what followed the STARTTLS reply came before our handshake */
+    a = converse(PROFILE_IMAP, PROBE_START_PLAIN, in, 0);
+    assert_int_equal(a.injected, strlen(imap_starttls_2));
+    assert_false(a.caps_known_after);
+    assert_bytewise_same(&a, in);
+}
+
+static void converse_smtp_multiline(void **state)
+{
+    (void)state;
+    const char *first = "220-mx.example ESMTP\r\n220 second line\r\n250-mx.example\r\n"
+                        "250-PIPELINING\r\n250-STARTTLS\r\n250 SIZE 10\r\n220 2.0.0 go\r\n";
+    char in[512];
+    snprintf(in, sizeof in, "%s250-mx.example\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n", first);
+    probe_attempt a = converse(PROFILE_SMTP, PROBE_START_PLAIN, in, strlen(first));
+    assert_string_equal(a.greeting, "220-mx.example ESMTP");
+    assert_true(a.greeting_ok);
+    assert_string_equal(a.caps_before, "PIPELINING\nSTARTTLS\nSIZE 10");
+    assert_string_equal(a.before.mechs, "");
+    assert_int_equal(a.starttls, PROBE_STLS_OK);
+    assert_string_equal(a.after.mechs, "PLAIN LOGIN");
+    assert_bytewise_same(&a, in);
+    /* STARTTLS refused */
+    a = converse(PROFILE_SMTP, PROBE_START_PLAIN,
+                 "220 mx\r\n250-mx\r\n250 STARTTLS\r\n454 4.7.0 TLS not available\r\n", 0);
+    assert_int_equal(a.starttls, PROBE_STLS_REFUSED);
+    assert_string_equal(a.detail, "\"454 4.7.0 TLS not available\"");
+    /* a refusing banner ends the conversation */
+    a = converse(PROFILE_SMTP, PROBE_START_PLAIN, "554 5.7.1 go away\r\n", 0);
+    assert_false(a.greeting_ok);
+    assert_false(a.caps_known_before);
+}
+
+static void converse_pop3(void **state)
+{
+    (void)state;
+    const char *in = "+OK hi\r\n+OK\r\nUSER\r\nSTLS\r\n..stuffed\r\n.\r\n+OK begin\r\n";
+    probe_attempt a = converse(PROFILE_POP3, PROBE_START_PLAIN, in, 0);
+    assert_string_equal(a.caps_before, "USER\nSTLS\n.stuffed");
+    assert_true(a.before.login && a.before.starttls);
+    assert_int_equal(a.starttls, PROBE_STLS_OK);
+    assert_false(a.caps_known_after); /* the server hung up before answering CAPA again */
+    assert_string_equal(a.detail, "closed by the server while waiting for the capability list");
+    assert_bytewise_same(&a, in);
+    /* no CAPA at all (RFC 2449 is optional) */
+    a = converse(PROFILE_POP3, PROBE_START_PLAIN, "+OK hi\r\n-ERR unknown command\r\n", 0);
+    assert_false(a.caps_known_before);
+    assert_true(a.greeting_ok);
+}
+
+static void converse_tls_first(void **state)
+{
+    (void)state;
+    /* a plaintext banner answering our ClientHello */
+    probe_attempt a = converse(PROFILE_SMTP, PROBE_START_TLS, "220 smtp.example ESMTP\r\n", 0);
+    assert_int_equal(a.outcome, PROBE_PLAINTEXT);
+    assert_string_equal(a.greeting, "220 smtp.example ESMTP");
+    assert_true(a.greeting_ok);
+    assert_bytewise_same(&a, "220 smtp.example ESMTP\r\n");
+    /* ... cut short: what there is becomes the greeting */
+    a = converse(PROFILE_SMTP, PROBE_START_TLS, "220 smtp.exa", 0);
+    assert_int_equal(a.outcome, PROBE_PLAINTEXT);
+    assert_string_equal(a.greeting, "220 smtp.exa");
+    /* a TLS record (memory mode: the handshake, 5 + 3 bytes), then the conversation under TLS */
+    static const char rec[] = "\x16\x03\x03\x00\x03xxx* OK hi\r\n* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\np1 OK\r\n";
+    size_t cuts[sizeof rec];
+    for (size_t i = 0; i + 2 < sizeof rec; i++)
+        cuts[i] = i + 1;
+    for (int bytewise = 0; bytewise < 2; bytewise++) {
+        a = (probe_attempt){.proto = PROFILE_IMAP, .start = PROBE_START_TLS, .port = 1};
+        probe_converse_memory(&a, rec, sizeof rec - 1, cuts, bytewise ? sizeof rec - 2 : 0);
+        assert_int_equal(a.outcome, PROBE_TLS_OK);
+        assert_string_equal(a.greeting, "* OK hi");
+        assert_string_equal(a.after.mechs, "PLAIN");
+        assert_false(a.caps_known_before);
+    }
+    /* neither */
+    a = converse(PROFILE_IMAP, PROBE_START_TLS, "\x01\x02\x03\x04\x05\x06\x07\x08\x09", 0);
+    assert_int_equal(a.outcome, PROBE_GARBAGE);
+    /* fewer bytes than it takes to tell, then EOF */
+    a = converse(PROFILE_IMAP, PROBE_START_TLS, "* OK", 0);
+    assert_int_equal(a.outcome, PROBE_PLAINTEXT);
+    assert_string_equal(a.greeting, "* OK");
+    a = converse(PROFILE_IMAP, PROBE_START_TLS, "\x16\x03\x03", 0);
+    assert_int_equal(a.outcome, PROBE_TLS_FAILED);
+    /* nothing at all: closed without a byte */
+    a = converse(PROFILE_IMAP, PROBE_START_PLAIN, "", 0);
+    assert_int_equal(a.outcome, PROBE_CLOSED);
+}
+
+static void converse_hostile(void **state)
+{
+    (void)state;
+    /* 100 KB without a line end: an error, not unbounded memory */
+    static char big[100 * 1024 + 1];
+    memset(big, 'A', sizeof big - 1);
+    probe_attempt a = {.proto = PROFILE_IMAP, .start = PROBE_START_PLAIN, .port = 1};
+    probe_converse_memory(&a, big, sizeof big - 1, NULL, 0);
+    assert_string_equal(a.detail, "a reply longer than 64 KiB");
+    /* control bytes and 8-bit text are escaped in what is kept */
+    a = converse(PROFILE_IMAP, PROBE_START_PLAIN, "* OK \x1b[31mred\xff\r\n", 0);
+    assert_string_equal(a.greeting, "* OK \\x1B[31mred\\xFF");
+}
+
 static void names(void **state)
 {
     (void)state;
@@ -377,7 +528,10 @@ int main(void)
         cmocka_unit_test(plan_shape),         cmocka_unit_test(classify_ports),
         cmocka_unit_test(judge_settings),     cmocka_unit_test(recommend_icloud_like),
         cmocka_unit_test(plaintext_only_is_not_recommended),
-        cmocka_unit_test(mismatch_signals),   cmocka_unit_test(names),
+        cmocka_unit_test(mismatch_signals),   cmocka_unit_test(converse_imap_starttls),
+        cmocka_unit_test(converse_smtp_multiline), cmocka_unit_test(converse_pop3),
+        cmocka_unit_test(converse_tls_first), cmocka_unit_test(converse_hostile),
+        cmocka_unit_test(names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
