@@ -277,11 +277,16 @@ static void print_table(const probe_result *r, const char *host, unsigned timeou
     printf("\nSettings\n");
     for (size_t i = 0; i < sizeof probe_settings / sizeof probe_settings[0]; i++) {
         probe_verdict v = probe_judge(r, probe_settings[i]);
-        const char *state = v.auth ? (v.cert_ok ? "works" : "works, certificate problem")
-                                   : v.connects ? "no login" : "fails";
-        printf("  %-4s %-4d %-9s %-26s %s%s\n", profile_proto_name(v.set.proto), v.set.provider_port,
-               probe_sec_label(v.set.sec), state, v.auth ? "AUTH " : v.why,
-               v.auth ? (v.mechs[0] ? v.mechs : (v.set.proto == PROFILE_POP3 ? "USER" : "LOGIN")) : "");
+        const char *state = !v.auth ? (v.connects ? "no login" : "fails")
+                            : v.set.sec == PROBE_SEC_PLAIN ? "works, password in clear"
+                            : v.cert_ok ? "works" : "works, certificate problem";
+        const char *login = v.set.proto == PROFILE_POP3 ? "USER/PASS" : "LOGIN command";
+        printf("  %-4s %-4d %-9s %-26s %s%s%s%s\n", profile_proto_name(v.set.proto),
+               v.set.provider_port, probe_sec_label(v.set.sec), state, v.auth ? "" : v.why,
+               v.auth && v.mechs[0] ? "AUTH " : "", v.auth ? v.mechs : "",
+               v.auth && v.login ? (v.mechs[0] ? (v.set.proto == PROFILE_POP3 ? ", USER/PASS" : ", LOGIN")
+                                               : login)
+                                 : "");
     }
     printf("\nRecommended\n");
     for (int p = 0; p < PROFILE_PROTO_COUNT; p++) {

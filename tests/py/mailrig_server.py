@@ -54,7 +54,7 @@ class MailrigServer:
     """A running `mailrig serve`. Use as a context manager, or call start() and stop()."""
 
     def __init__(self, profile="generic", sets=(), workdir=None, state_dir=None, spool=None,
-                 seed=1, binary=None, start_timeout=30):
+                 seed=1, binary=None, start_timeout=30, listen=None):
         self.profile = profile
         self.sets = list(sets)
         self._tmp = None
@@ -64,6 +64,7 @@ class MailrigServer:
         self.workdir = pathlib.Path(workdir)
         self.state_dir = pathlib.Path(state_dir) if state_dir else self.workdir / "state"
         self.spool = spool
+        self.listen = listen  # "::1" to serve on IPv6 loopback
         self.seed = seed
         self.binary = binary or mailrig_binary()
         self.start_timeout = start_timeout
@@ -82,6 +83,8 @@ class MailrigServer:
             cmd += ["--set", s]
         if self.spool:
             cmd += ["--spool", str(self.spool)]
+        if self.listen:
+            cmd += ["--listen", self.listen]
         self._stdout = open(self.workdir / "serve.stdout", "w+")
         self._stderr = open(self.workdir / "serve.stderr", "w+")
         self.proc = subprocess.Popen(cmd, stdout=self._stdout, stderr=self._stderr,

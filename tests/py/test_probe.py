@@ -167,6 +167,24 @@ def test_port_map_and_base(mailrig, serve):
     assert attempt(res, 587, "plain")["port"] == 588  # base + provider port
 
 
+def test_ipv6_loopback(mailrig, serve):
+    srv = serve("exchange", listen="::1")
+    for host in ("::1", "[::1]"):
+        r = probe(mailrig, host, "--json", "--ports-file", str(srv.ports_file), "--ca-file",
+                  srv.ca_file)
+        assert r.returncode == 0, r.stderr
+        res = json.loads(r.stdout)
+        assert recommended(res) == {"imap": (993, "implicit"), "smtp": (587, "starttls"),
+                                    "pop3": (995, "implicit")}
+        assert attempt(res, 993, "tls")["tls"]["host_match"]  # the certificate has ::1
+
+
+def test_unreadable_ca_file_is_an_environment_error(mailrig, tmp_path):
+    r = probe(mailrig, "127.0.0.1", "--ca-file", str(tmp_path / "missing.crt"))
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "missing.crt" in r.stderr
+
+
 @pytest.mark.parametrize("host", ["imap.mail.me.com", "10.0.0.1", "0.0.0.0", "192.168.1.1",
                                   "::ffff:10.0.0.1", "2001:db8::1", "127.0.0.1.nip.io", ""])
 def test_non_loopback_host_is_refused(mailrig, host):
