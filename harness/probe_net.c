@@ -737,6 +737,15 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
     pconn *c = arg;
     probe_attempt *a = c->a;
     (void)fd, (void)what;
+    unsigned spent = ms_since(&c->t0), limit = c->r->cfg->timeout_ms;
+    if (spent < limit) {
+        /* libevent measures from its cached loop time, which can be a little older than
+         * t0: wait out the rest, so a timeout always means the whole time has passed */
+        unsigned rest = limit - spent;
+        struct timeval tv = {(time_t)(rest / 1000), (suseconds_t)(rest % 1000) * 1000};
+        evtimer_add(c->timer, &tv);
+        return;
+    }
     sniff_final(c);
     if (c->st == ST_CONNECT)
         a->outcome = PROBE_CONNECT_TIMEOUT;
