@@ -359,6 +359,9 @@ static void io_delay(void *ctx, unsigned ms)
     conn_event(c, EV_REPLY_DELAYED " ms=%u", ms);
     bufferevent_disable(c->bev, EV_READ);
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    /* from now, not from the loop's cached time (older by however long this read took):
+     * the reply must not go out before the whole delay has passed */
+    event_base_update_cache_time(c->srv->base);
     evtimer_add(c->delay_timer, &tv);
 }
 
