@@ -110,3 +110,26 @@ def test_other_connections_are_served_during_a_delay(mock):
         waiting.recv(1)  # nothing yet: the reply is held
     waiting.close()
     srv.stop()  # SIGTERM with a delay timer pending: exits 0, nothing from the sanitizers
+
+
+def test_close_after_a_delayed_failure(mock):
+    """iCloud closes after a failed login: the close waits for the held reply, which arrives
+    whole before the connection ends."""
+    srv = mock("icloud", "imap.auth_delay_ms=300")
+    emily = srv.account("emily")
+    s = tls_conn(srv, "imap", 993)
+    read_until(s, rb"\r\n")
+    t0 = time.monotonic()
+    s.sendall(f'a1 LOGIN emilyparker "{emily["password"]}"\r\n'.encode())
+    got = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    elapsed = time.monotonic() - t0
+    s.close()
+    assert got.decode().startswith("a1 NO [AUTHENTICATIONFAILED] Authentication failed\r\n"), got
+    assert elapsed >= 0.3
+    t = srv.transcripts()
+    assert "event reply-delayed ms=300" in t and " close auth-failed" in t
