@@ -471,6 +471,8 @@ static bool stls_step(pconn *c)
     if (!k)
         return false;
     consume(c, k);
+    if (a->proto == PROFILE_IMAP && first[0] == '*')
+        return true; /* an untagged line before the tagged reply: read on */
     bool ok = a->proto == PROFILE_IMAP ? strncasecmp(first, "p2 OK", 5) == 0
               : a->proto == PROFILE_SMTP ? strncmp(first, "220", 3) == 0
                                          : strncmp(first, "+OK", 3) == 0;

@@ -409,6 +409,12 @@ static void converse_imap_starttls(void **state)
     assert_int_equal(a.injected, strlen(imap_starttls_2));
     assert_false(a.caps_known_after);
     assert_bytewise_same(&a, in);
+    /* an untagged line before the tagged STARTTLS reply; then a refusal */
+    a = converse(PROFILE_IMAP, PROBE_START_PLAIN,
+                 "* OK hi\r\n* CAPABILITY IMAP4rev1 STARTTLS\r\np1 OK\r\n* OK [ALERT] note\r\n"
+                 "p2 BAD not now\r\n", 0);
+    assert_int_equal(a.starttls, PROBE_STLS_REFUSED);
+    assert_string_equal(a.detail, "\"p2 BAD not now\"");
 }
 
 static void converse_smtp_multiline(void **state)
