@@ -406,6 +406,10 @@ int cmd_probe(int argc, char **argv)
         nsg = MAX_SIGNALS;
     if (pa.json) {
         json_t *j = result_json(r, pa.host, pa.timeout_ms, sg, nsg);
+        if (!j) {
+            free(r);
+            return cli_env_error("probe", "cannot build the JSON report (out of memory?)");
+        }
         json_dumpf(j, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
         putchar('\n');
         json_decref(j);

@@ -178,7 +178,9 @@ typedef struct probe_config {
 
 /* Run every attempt of r with port != 0 in parallel on one event loop and fill its record.
  * Returns 0, or -1 with err filled when the run could not start (no event base, the CA file
- * unreadable). Never blocks past timeout_ms plus scheduling. */
+ * unreadable). Each attempt ends at the latest timeout_ms after it started (plus scheduling),
+ * and an attempt reported as timed out has waited at least timeout_ms. Memory: about 100 KB
+ * per attempt (its buffers), freed before returning. */
 int probe_run(probe_result *r, const probe_config *cfg, char *err, size_t errlen);
 
 /* For the fuzz target and unit tests: run attempt a's conversation (a->proto, a->start set)
