@@ -175,6 +175,9 @@ static json_t *attempt_json(const probe_attempt *a)
     json_object_set_new(j, "after_tls", offer_json(a, true));
     json_object_set_new(j, "starttls", json_string(probe_stls_name(a->starttls)));
     json_object_set_new(j, "injected_bytes", json_integer(a->injected));
+    /* a password could be sent before any TLS: LOGIN / USER or an AUTH mechanism in clear */
+    json_object_set_new(j, "plaintext_login",
+                        json_boolean(a->caps_known_before && (a->before.mechs[0] || a->before.login)));
     return j;
 }
 
@@ -252,9 +255,10 @@ static void print_attempt(const probe_attempt *a)
            a->detail);
     print_tls(&a->tls);
     if (a->caps_known_before)
-        printf("             before TLS: AUTH %s%s%s\n", a->before.mechs[0] ? a->before.mechs : "(none)",
+        printf("             before TLS: AUTH %s%s%s%s\n", a->before.mechs[0] ? a->before.mechs : "(none)",
                a->before.starttls ? ", STARTTLS" : "",
-               a->before.login ? (a->proto == PROFILE_POP3 ? ", USER" : ", LOGIN") : "");
+               a->before.login ? (a->proto == PROFILE_POP3 ? ", USER" : ", LOGIN") : "",
+               a->before.mechs[0] || a->before.login ? "  (a password would go in clear)" : "");
     if (a->starttls != PROBE_STLS_NOT_TRIED)
         printf("             STARTTLS: %s\n", probe_stls_name(a->starttls));
     if (a->caps_known_after)

@@ -56,6 +56,7 @@ def test_icloud(mailrig, serve):
     assert imap["after_tls"]["auth"] == ["ATOKEN", "PLAIN"]
     sub = attempt(res, 587, "plain")
     assert sub["before_tls"]["auth"] == [] and sub["before_tls"]["starttls"]
+    assert sub["plaintext_login"] is False
     assert sub["starttls"] == "ok" and sub["tls"]["ok"]
     assert "PLAIN" in sub["after_tls"]["auth"] and "LOGIN" in sub["after_tls"]["auth"]
     assert attempt(res, 587, "tls")["outcome"] == "plaintext"
@@ -118,8 +119,11 @@ def test_silent_port_times_out_within_the_timeout(mailrig, serve):
 
 
 def test_no_credentials_are_sent(mailrig, serve):
-    srv = serve("generic", "listener.143.mode=plain")
-    probe_json(mailrig, srv)
+    srv = serve("generic", "listener.143.mode=plain", "imap.login=always")
+    res = probe_json(mailrig, srv)
+    # LOGIN works in clear on this 143: said, not tried
+    assert attempt(res, 143, "plain")["plaintext_login"] is True
+    assert ("auth-before-tls", 143) in codes(res)
     transcripts = srv.transcripts()
     client_lines = [l.split(" C: ", 1)[1] for l in transcripts.splitlines() if " C: " in l]
     assert client_lines, transcripts
