@@ -25,6 +25,7 @@
 #include "servers/imapd.h"
 #include "servers/paths.h"
 #include "servers/profile.h"
+#include "servers/session_util.h"
 #include "servers/store.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -84,7 +85,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    imapd_set_clock(fixed_clock);
+    sess_set_clock(fixed_clock);
     imapd_set_debug(1);
     imapd_set_inline_literal_max(512); /* small inputs reach the streamed-literal paths */
     char data[4096], dir[4200];

@@ -193,6 +193,7 @@ static int raw_value(run_vars *v, const sc_ref *ref, run_buf *out, char *err, si
     case SC_VAR_ACCOUNT_USERNAME:
     case SC_VAR_ACCOUNT_PASSWORD:
     case SC_VAR_ACCOUNT_APP_PASSWORD:
+    case SC_VAR_ACCOUNT_OAUTH_TOKEN:
         if (!need_account(v, ref, err, errlen))
             return -1;
         break;
@@ -212,6 +213,14 @@ static int raw_value(run_vars *v, const sc_ref *ref, run_buf *out, char *err, si
         s = v->acct->app_password;
         if (!s) {
             snprintf(err, errlen, "{%s}: account '%s' has no app password", ref->name,
+                     v->acct->name);
+            return -1;
+        }
+        break;
+    case SC_VAR_ACCOUNT_OAUTH_TOKEN:
+        s = v->acct->oauth_token;
+        if (!s) {
+            snprintf(err, errlen, "{%s}: account '%s' has no OAuth token", ref->name,
                      v->acct->name);
             return -1;
         }

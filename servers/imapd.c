@@ -18,7 +18,6 @@
 #include "proto/sasl.h"
 #include "proto/sasl_oauth.h"
 #include "proto/sasl_redact.h"
-#include "proto/tlssniff.h"
 #include "servers/arena.h"
 #include "servers/events.h"
 #include "servers/profile.h"
@@ -45,7 +44,6 @@ static const char *const state_names[ST__COUNT] = {
 
 #define SB(st) (1u << (st))
 
-static int64_t (*now_fn)(void);
 static int debug_states = -1;
 static size_t inline_literal_max = IMAPD_INLINE_LITERAL_MAX;
 
@@ -54,23 +52,9 @@ void imapd_set_inline_literal_max(size_t n)
     inline_literal_max = n ? n : IMAPD_INLINE_LITERAL_MAX;
 }
 
-void imapd_set_clock(int64_t (*now_ms)(void))
-{
-    now_fn = now_ms;
-}
-
 void imapd_set_debug(int on)
 {
     debug_states = on;
-}
-
-static int64_t now_ms(void)
-{
-    if (now_fn)
-        return now_fn();
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- per-command state ------------------------------------------------------------------- */
@@ -118,6 +102,7 @@ typedef struct imapd {
     uint8_t not_connected;  /* authenticated but not connected */
     uint8_t first_seen;     /* the first client bytes were classified */
     uint8_t debug;
+    sess_admission adm;     /* counted against max_connections */
     uint8_t watching;
     uint8_t utf8;           /* ENABLE UTF8=ACCEPT */
     uint16_t auth_failures;
@@ -245,24 +230,6 @@ static void send_raw(imapd *s, const char *p, size_t n)
 
 /* ---- templates ------------------------------------------------------------------------------ */
 
-static void peer_ip(const imapd *s, char *out, size_t cap)
-{
-    const char *peer = s->base.info ? s->base.info->peer : "";
-    size_t n = strlen(peer);
-    const char *colon = strrchr(peer, ':');
-    if (peer[0] == '[') {
-        const char *close = strchr(peer, ']');
-        peer++;
-        n = close ? (size_t)(close - peer) : strlen(peer);
-    } else if (colon && memchr(peer, ':', (size_t)(colon - peer)) == NULL) {
-        n = (size_t)(colon - peer);
-    }
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(out, peer, n);
-    out[n] = 0;
-}
-
 typedef struct tvars {
     template_conn conn;
     template_vars v;
@@ -284,7 +251,7 @@ static struct {
 static void tv_init(imapd *s, tvars *t)
 {
     char ip[64];
-    peer_ip(s, ip, sizeof ip);
+    sess_peer_ip(s->base.info, ip, sizeof ip);
     uint64_t cid = s->base.info ? s->base.info->conn_id : 0;
     memset(&t->v, 0, sizeof t->v);
     if (conn_cache.p != s->p || conn_cache.l != s->ml->pl || conn_cache.seed != s->ml->seed ||
@@ -300,7 +267,7 @@ static void tv_init(imapd *s, tvars *t)
     }
     t->conn = conn_cache.conn;
     t->v.conn = &t->conn;
-    t->v.now_ms = now_ms();
+    t->v.now_ms = sess_now_ms();
     t->v.v[TPL_TOOK_MS] = "0";
 }
 
@@ -3495,20 +3462,17 @@ static size_t in_lines(imapd *s, const char *p, size_t n)
 }
 
 /* A TLS ClientHello on a plaintext port: answer as the profile says. Returns bytes consumed
- * (all of them: the client sends nothing readable after a hello) or SIZE_MAX when the
- * bytes are not a hello. */
-static size_t tls_hello_check(imapd *s, const char *p, size_t n, int *undecided)
+ * (all of them: the client sends nothing readable after a hello), 0 when more bytes are needed
+ * to tell, or SIZE_MAX when the bytes are not a hello. */
+static size_t tls_hello_check(imapd *s, const char *p, size_t n)
 {
-    *undecided = 0;
     if (s->first_seen || tls_on(s))
         return SIZE_MAX;
-    tlssniff_kind k = tlssniff_classify(p, n, 0);
-    if (k == TLSSNIFF_NEED_MORE) {
-        *undecided = 1;
+    sess_hello h = sess_hello_classify(p, n);
+    if (h.kind == SESS_HELLO_UNDECIDED)
         return 0;
-    }
     s->first_seen = 1;
-    if (k != TLSSNIFF_TLS_HELLO && k != TLSSNIFF_SSL2_HELLO)
+    if (h.kind == SESS_HELLO_NONE)
         return SIZE_MAX;
     IO(s)->client_data(IO(s)->ctx, p, n, 1);
     switch (s->ml->pl->tls_hello) {
@@ -3548,15 +3512,9 @@ static size_t imapd_input(session *base, const char *p, size_t n)
         case ST_AUTH:
         case ST_SELECTED:
         default: {
-            int undecided;
-            k = used == 0 && !s->first_seen ? tls_hello_check(s, p, n, &undecided) : SIZE_MAX;
-            if (k == 0 && undecided) {
-                /* fewer than 8 bytes: a short command line ("a NOOP\r\n" is 8) is still fine */
-                if (!memchr(p, '\n', n))
-                    return 0;
-                s->first_seen = 1;
-                k = SIZE_MAX;
-            }
+            k = used == 0 && !s->first_seen ? tls_hello_check(s, p, n) : SIZE_MAX;
+            if (k == 0)
+                return 0;
             if (k == SIZE_MAX)
                 k = in_lines(s, p + used, n - used);
             break;
@@ -3573,33 +3531,12 @@ static size_t imapd_input(session *base, const char *p, size_t n)
 
 /* ---- lifecycle ---------------------------------------------------------------------------------- */
 
-static size_t count_same_peer(imapd *s)
-{
-    if (!s->watching)
-        return 0;
-    char me[64], other[64];
-    peer_ip(s, me, sizeof me);
-    size_t n = 0;
-    for (int dir = 0; dir < 2; dir++) {
-        for (mock_watcher *w = dir ? s->watch.next : s->watch.prev; w; w = dir ? w->next : w->prev) {
-            if (w->changed != idle_changed)
-                continue;
-            imapd *o = (imapd *)((char *)w - offsetof(imapd, watch));
-            if (o->ml->mock != s->ml->mock || o->state == ST_CLOSED)
-                continue;
-            peer_ip(o, other, sizeof other);
-            if (strcmp(me, other) == 0)
-                n++;
-        }
-    }
-    return n;
-}
-
 static void imapd_open(session *base)
 {
     imapd *s = (imapd *)base;
     unsigned maxc = s->p->imap.s.max_connections;
-    if (maxc && count_same_peer(s) >= maxc) {
+    if (!sess_admit(&s->adm, s->ml->st, PROFILE_IMAP, base->info, maxc)) {
+        ev(s, "too-many-connections address=%s open=%u limit=%u", s->adm.ip, s->adm.open - 1, maxc);
         reply(s, NULL, s->p->imap.r.too_many_connections, NULL);
         enter(s, ST_CLOSED);
         IO(s)->close(IO(s)->ctx, "too-many-connections");
@@ -3636,6 +3573,7 @@ static void imapd_free(session *base)
     if (conn_cache.p == s->p && conn_cache.l == s->ml->pl && conn_cache.start_ms == s->start_ms &&
         conn_cache.conn_id == (s->base.info ? s->base.info->conn_id : 0))
         conn_cache.p = NULL; /* its profile may go next; never serve a stale entry */
+    sess_release(&s->adm);
     if (s->watching)
         mock_unwatch(s->ml->mock, &s->watch);
     view_close(s);
@@ -3658,7 +3596,7 @@ session *imapd_factory(void *ctx, const session_io *io, session_info *info)
     s->base.info = info;
     s->ml = ml;
     s->p = ml->prof;
-    s->start_ms = now_ms();
+    s->start_ms = sess_now_ms();
     if (debug_states < 0) {
         const char *e = getenv("MAILRIG_DEBUG_IMAP");
         debug_states = e && *e && *e != '0';

@@ -39,12 +39,9 @@
 enum { IMAPD_ITEM_MAX = 192 * 1024, IMAPD_INLINE_LITERAL_MAX = 32 * 1024 };
 
 /* The session factory for IMAP listeners: ctx is a mock_listener (mock.h). ctx->mock may be
- * NULL (unit tests, fuzzing): then no cross-session notifications and no connection count. */
+ * NULL (unit tests, fuzzing): then no cross-session notifications. The clock is sess_now_ms
+ * (session_util.h; sess_set_clock makes it reproducible). */
 session *imapd_factory(void *ctx, const session_io *io, session_info *info);
-
-/* The clock the session uses for {date}/{iso_ts}, INTERNALDATE of appends without a date and
- * the connection start; NULL restores the real clock. For tests and fuzzing (determinism). */
-void imapd_set_clock(int64_t (*now_ms)(void));
 
 /* Turn the state-transition events on or off for sessions created from now on. */
 void imapd_set_debug(int on);

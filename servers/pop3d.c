@@ -18,7 +18,6 @@
 #include "proto/pop3.h"
 #include "proto/sasl.h"
 #include "proto/sasl_redact.h"
-#include "proto/tlssniff.h"
 #include "servers/events.h"
 #include "servers/mock.h"
 #include "servers/profile.h"
@@ -47,7 +46,7 @@ typedef struct pop3d {
     const profile *p;
     pop3d_state state;
     uint8_t debug;
-    uint8_t counted;            /* registered with sess_conn_enter */
+    sess_admission adm;         /* counted against max_connections */
     uint8_t first_seen;         /* the first bytes were classified */
     uint8_t locked;             /* holds the account's maildrop lock */
     uint32_t hello_left;        /* bytes of a TLS ClientHello record still to skip */
@@ -912,12 +911,12 @@ static size_t auth_input(pop3d *s, const char *p, size_t n)
 /* The first bytes on a plaintext port: a TLS ClientHello gets what the profile says. */
 static size_t hello_check(pop3d *s, const char *p, size_t n)
 {
-    tlssniff_kind kind = tlssniff_classify(p, n, 0);
-    if (kind == TLSSNIFF_NEED_MORE && n < TLSSNIFF_DECIDE_BYTES && !memchr(p, '\n', n))
+    sess_hello h = sess_hello_classify(p, n);
+    if (h.kind == SESS_HELLO_UNDECIDED)
         return 0;
     s->first_seen = 1;
-    if (kind != TLSSNIFF_TLS_HELLO && kind != TLSSNIFF_SSL2_HELLO)
-        return (size_t)-1;
+    if (h.kind == SESS_HELLO_NONE)
+        return (size_t)-1; /* go on as usual */
     switch (s->ml->pl->tls_hello) {
     case PROFILE_HELLO_CLOSE:
         report(s, p, n, 1);
@@ -930,18 +929,11 @@ static size_t hello_check(pop3d *s, const char *p, size_t n)
         break;
     }
     /* the whole record is one bad command line; what of it has not come yet is skipped */
-    size_t rec = n;
-    if (kind == TLSSNIFF_TLS_HELLO && n >= 5) {
-        size_t want = 5 + (((size_t)(unsigned char)p[3] << 8) | (unsigned char)p[4]);
-        if (want > n)
-            s->hello_left = (uint32_t)(want - n);
-        else
-            rec = want;
-    }
-    report(s, p, rec, 1);
-    s->line = (mr_slice){p, rec > 40 ? 40 : rec};
+    s->hello_left = h.left;
+    report(s, p, h.record, 1);
+    s->line = (mr_slice){p, h.record > 40 ? 40 : h.record};
     say(s, s->p->pop3.r.unknown_command, NULL);
-    return rec;
+    return h.record;
 }
 
 /* ---- session_ops ------------------------------------------------------------------------------ */
@@ -958,13 +950,10 @@ static void pop3d_open(session *base)
 {
     pop3d *s = (pop3d *)base;
     ENTRY(s);
-    char ip[64];
-    sess_peer_ip(base->info, ip, sizeof ip);
-    unsigned count = sess_conn_enter(s->ml->st, PROFILE_POP3, ip);
-    s->counted = count > 0;
     unsigned max = s->p->pop3.s.max_connections;
-    if (max && count > max) {
-        event(s, "too-many-connections address=%s open=%u limit=%u", ip, count - 1, max);
+    if (!sess_admit(&s->adm, s->ml->st, PROFILE_POP3, base->info, max)) {
+        event(s, "too-many-connections address=%s open=%u limit=%u", s->adm.ip, s->adm.open - 1,
+              max);
         say(s, s->p->pop3.r.too_many_connections, NULL);
         close_with(s, "too-many-connections");
         LEAVE(s);
@@ -1041,11 +1030,7 @@ static void pop3d_timeout(session *base)
 static void pop3d_free(session *base)
 {
     pop3d *s = (pop3d *)base;
-    if (s->counted) {
-        char ip[64];
-        sess_peer_ip(base->info, ip, sizeof ip);
-        sess_conn_leave(s->ml->st, PROFILE_POP3, ip);
-    }
+    sess_release(&s->adm);
     auth_free(s);
     forget_user(s);
     maildrop_close(s);

@@ -1,13 +1,24 @@
 /* session_util.c -- see session_util.h. */
 #include "servers/session_util.h"
 
+#include "proto/tlssniff.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+static int64_t (*clock_fn)(void);
+
+void sess_set_clock(int64_t (*now_ms)(void))
+{
+    clock_fn = now_ms;
+}
+
 int64_t sess_now_ms(void)
 {
+    if (clock_fn)
+        return clock_fn();
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -19,6 +30,47 @@ void sess_peer_ip(const session_info *info, char *out, size_t cap)
     const char *colon = strrchr(peer, ':');
     size_t n = colon ? (size_t)(colon - peer) : strlen(peer);
     snprintf(out, cap, "%.*s", (int)n, peer);
+}
+
+sess_hello sess_hello_classify(const char *p, size_t n)
+{
+    sess_hello h = {SESS_HELLO_NONE, 0, 0};
+    tlssniff_kind kind = tlssniff_classify(p, n, 0);
+    if (kind == TLSSNIFF_NEED_MORE && n < TLSSNIFF_DECIDE_BYTES && !memchr(p, '\n', n)) {
+        h.kind = SESS_HELLO_UNDECIDED;
+        return h;
+    }
+    if (kind != TLSSNIFF_TLS_HELLO && kind != TLSSNIFF_SSL2_HELLO)
+        return h;
+    h.kind = SESS_HELLO_FOUND;
+    h.record = n;
+    /* a TLS record says its length (RFC 8446 5.1): skip the rest of it when it arrives */
+    if (kind == TLSSNIFF_TLS_HELLO && n >= 5) {
+        size_t want = 5 + (((size_t)(unsigned char)p[3] << 8) | (unsigned char)p[4]);
+        if (want > n)
+            h.left = (uint32_t)(want - n);
+        else
+            h.record = want;
+    }
+    return h;
+}
+
+int sess_admit(sess_admission *a, const void *scope, int proto, const session_info *info,
+               unsigned limit)
+{
+    a->scope = scope;
+    a->proto = proto;
+    sess_peer_ip(info, a->ip, sizeof a->ip);
+    a->open = sess_conn_enter(scope, proto, a->ip);
+    a->counted = a->open > 0;
+    return !limit || a->open <= limit;
+}
+
+void sess_release(sess_admission *a)
+{
+    if (a->counted)
+        sess_conn_leave(a->scope, a->proto, a->ip);
+    a->counted = 0;
 }
 
 int sess_reply(const session_io *io, const template *t, const template_vars *vars)

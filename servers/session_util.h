@@ -23,6 +23,10 @@
 /* Milliseconds since the epoch (the clock of {date} and {iso_ts}). */
 int64_t sess_now_ms(void);
 
+/* Replace the clock behind sess_now_ms (NULL: the real one again), so unit tests and fuzz
+ * targets get reproducible dates. */
+void sess_set_clock(int64_t (*now_ms)(void));
+
 /* The address part of "host:port" (IPv4 or IPv6 as the carrier writes it) into out. */
 void sess_peer_ip(const session_info *info, char *out, size_t cap);
 
@@ -47,6 +51,41 @@ void sess_delay(const session_io *io, unsigned ms);
 
 /* A one-word name of a parser error code for events: "bare-lf", "8bit", "syntax"... */
 const char *sess_errcode_word(mr_errcode code);
+
+/* The first bytes a client sends on a plaintext port, seen as a TLS ClientHello or not (the
+ * profile decides what the session answers to one). */
+typedef enum sess_hello_kind {
+    SESS_HELLO_UNDECIDED, /* too few bytes to tell and no line end yet: wait for more */
+    SESS_HELLO_NONE,      /* plaintext: go on as usual */
+    SESS_HELLO_FOUND      /* a TLS or SSLv2 ClientHello */
+} sess_hello_kind;
+
+typedef struct sess_hello {
+    sess_hello_kind kind;
+    size_t record; /* FOUND: bytes of the hello's record within p[0..n) */
+    uint32_t left; /* FOUND: bytes of that record still to come (0 for SSLv2: unknown) */
+} sess_hello;
+
+/* Classify the first bytes p[0..n) a client sent on a plaintext port. */
+sess_hello sess_hello_classify(const char *p, size_t n);
+
+/* A connection counted against the profile's per-address limit (max_connections). */
+typedef struct sess_admission {
+    const void *scope;
+    int proto;
+    int counted;  /* sess_conn_enter succeeded: sess_release is due */
+    unsigned open; /* the address's connections, this one included */
+    char ip[64];  /* the client address, for events */
+} sess_admission;
+
+/* Count the connection described by info under scope (see sess_conn_enter) and judge it
+ * against limit (0: no limit). Returns 1 when admitted, 0 when over the limit; either way
+ * call sess_release(a) when the session ends. */
+int sess_admit(sess_admission *a, const void *scope, int proto, const session_info *info,
+               unsigned limit);
+
+/* Forget the connection sess_admit counted (nothing when it was not counted); idempotent. */
+void sess_release(sess_admission *a);
 
 /* Count a new connection of protocol proto from client address ip under scope. Returns the
  * number now open, this one included; 0 when memory ran out (the caller then admits it

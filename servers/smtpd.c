@@ -24,7 +24,6 @@
 #include "proto/sasl_oauth.h"
 #include "proto/sasl_redact.h"
 #include "proto/smtp_command.h"
-#include "proto/tlssniff.h"
 #include "servers/events.h"
 #include "servers/mock.h"
 #include "servers/profile.h"
@@ -87,7 +86,7 @@ typedef struct smtpd {
     smtpd_state state;
     smtpd_state resume;         /* SM_SKIP returns here */
     uint8_t debug;
-    uint8_t counted;            /* registered with sess_conn_enter */
+    sess_admission adm;         /* counted against max_connections */
     uint8_t first_seen;         /* the first bytes were classified */
     uint8_t esmtp;              /* the hello was EHLO */
     uint8_t smtputf8_offered;   /* SMTPUTF8 is an EHLO keyword of the profile */
@@ -1213,11 +1212,11 @@ static size_t command_input(smtpd *s, const char *p, size_t n)
 
 static size_t hello_check(smtpd *s, const char *p, size_t n)
 {
-    tlssniff_kind kind = tlssniff_classify(p, n, 0);
-    if (kind == TLSSNIFF_NEED_MORE && n < TLSSNIFF_DECIDE_BYTES && !memchr(p, '\n', n))
+    sess_hello h = sess_hello_classify(p, n);
+    if (h.kind == SESS_HELLO_UNDECIDED)
         return 0;
     s->first_seen = 1;
-    if (kind != TLSSNIFF_TLS_HELLO && kind != TLSSNIFF_SSL2_HELLO)
+    if (h.kind == SESS_HELLO_NONE)
         return (size_t)-1; /* go on as usual */
     switch (s->ml->pl->tls_hello) {
     case PROFILE_HELLO_CLOSE:
@@ -1231,18 +1230,11 @@ static size_t hello_check(smtpd *s, const char *p, size_t n)
         break;
     }
     /* the whole record is one bad command line; what of it has not come yet is skipped */
-    size_t rec = n;
-    if (kind == TLSSNIFF_TLS_HELLO && n >= 5) {
-        size_t want = 5 + (((size_t)(unsigned char)p[3] << 8) | (unsigned char)p[4]);
-        if (want > n)
-            s->hello_left = (uint32_t)(want - n);
-        else
-            rec = want;
-    }
-    report(s, p, rec, 1);
-    s->line = (mr_slice){p, rec > 40 ? 40 : rec};
+    s->hello_left = h.left;
+    report(s, p, h.record, 1);
+    s->line = (mr_slice){p, h.record > 40 ? 40 : h.record};
     bad(s, s->p->smtp.r.unknown_command, NULL);
-    return rec;
+    return h.record;
 }
 
 /* ---- session_ops --------------------------------------------------------------------------------- */
@@ -1261,13 +1253,10 @@ static void smtpd_open(session *base)
 {
     smtpd *s = (smtpd *)base;
     ENTRY(s);
-    char ip[64];
-    sess_peer_ip(base->info, ip, sizeof ip);
-    unsigned count = sess_conn_enter(s->ml->st, PROFILE_SMTP, ip);
-    s->counted = count > 0;
     unsigned max = s->p->smtp.s.max_connections;
-    if (max && count > max) {
-        event(s, "too-many-connections address=%s open=%u limit=%u", ip, count - 1, max);
+    if (!sess_admit(&s->adm, s->ml->st, PROFILE_SMTP, base->info, max)) {
+        event(s, "too-many-connections address=%s open=%u limit=%u", s->adm.ip, s->adm.open - 1,
+              max);
         say(s, s->p->smtp.r.too_many_connections, NULL);
         close_with(s, "too-many-connections");
         LEAVE(s);
@@ -1352,11 +1341,7 @@ static void smtpd_timeout(session *base)
 static void smtpd_free(session *base)
 {
     smtpd *s = (smtpd *)base;
-    if (s->counted) {
-        char ip[64];
-        sess_peer_ip(base->info, ip, sizeof ip);
-        sess_conn_leave(s->ml->st, PROFILE_SMTP, ip);
-    }
+    sess_release(&s->adm);
     auth_free(s);
     tx_free(s);
     free(s->helo);

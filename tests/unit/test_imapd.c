@@ -21,6 +21,7 @@
 #include "servers/imapd.h"
 #include "servers/paths.h"
 #include "servers/profile.h"
+#include "servers/session_util.h"
 #include "servers/store.h"
 
 /* ---- harness ------------------------------------------------------------------------------ */
@@ -246,7 +247,7 @@ static char *b64(const char *s, size_t n)
 static int setup(void **state)
 {
     (void)state;
-    imapd_set_clock(fixed_ms);
+    sess_set_clock(fixed_ms);
     imapd_set_debug(0);
     return 0;
 }
