@@ -1255,10 +1255,16 @@ int adapter_wait(adapter_proc *proc, const adapter *a, const adapter_kv *kv, siz
     }
     if (redact_output(proc->output_path, kv, nkv) < 0)
         return fail(err, errlen, "%s: cannot redact: %s", proc->output_path, strerror(errno));
-    /* the password file has done its job: do not leave it behind with the transcripts */
-    char pw[4200];
-    snprintf(pw, sizeof pw, "%s/password", proc->workdir);
-    unlink(pw);
+    /* the password file has done its job: do not leave it behind with the transcripts; the
+     * client's configuration files stay for whoever debugs a run, without the secrets */
+    char path[4200];
+    snprintf(path, sizeof path, "%s/password", proc->workdir);
+    unlink(path);
+    for (size_t f = 0; f < a->nfiles; f++) {
+        snprintf(path, sizeof path, "%s/%s", proc->workdir, a->files[f].name);
+        if (redact_output(path, kv, nkv) < 0 && errno != ENOENT)
+            return fail(err, errlen, "%s: cannot redact: %s", path, strerror(errno));
+    }
     int ok = out->exited;
     if (ok) {
         int hit = 0;

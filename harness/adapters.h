@@ -74,7 +74,8 @@ typedef struct adapter_outcome {
 } adapter_outcome;
 
 /* Wait for the client to end, at most timeout_ms, then kill it (SIGTERM, SIGKILL after 2 s).
- * Redacts every secret kv value from the output file. Returns 0, or -1 with err filled. */
+ * Redacts every secret kv value from the output file and the client's configuration files
+ * (the password file is removed). Returns 0, or -1 with err filled. */
 int adapter_wait(adapter_proc *proc, const adapter *a, const adapter_kv *kv, size_t nkv,
                  unsigned timeout_ms, adapter_outcome *out, char *err, size_t errlen);
 

@@ -1706,6 +1706,16 @@ static void rec_data(an *a, conn *c, const transcript_rec *rec, size_t line, con
                  c->cert, c->tls_line);
         }
         c->client_spoke = 1;
+        /* After the server accepted STARTTLS, a ClientHello is the handshake starting, not
+         * plaintext: the transcript has no `tls` record when the peer (a scripted server)
+         * never answers it, and everything from here on is TLS, not protocol units. */
+        if (c->st_state == 2 && !c->tls && s->len == 0 &&
+            tlssniff_classify(p, n, 1) == TLSSNIFF_TLS_HELLO) {
+            fine(a, SC_CHECK_NO_PLAINTEXT_AFTER_STARTTLS, c, line, rec->time,
+                 "the client began the TLS handshake right after the STARTTLS reply (line %zu)",
+                 c->st_line);
+            s->dead = 1;
+        }
     }
     if (s->dead)
         return;

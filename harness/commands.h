@@ -13,7 +13,8 @@
     X(reproduce, "run a user's settings, then the corrected ones, against the provider's mock") \
     X(list, "list the scenario catalogue: name, role, profile, tags, description, file") \
     X(replay, "play a recorded conversation (transcript or client log) back as server or client, or write it as a .scn") \
-    X(diagnose, "judge a user's mail client settings (file or flags): findings, wire, fix, sources")
+    X(diagnose, "judge a user's mail client settings (file or flags): findings, wire, fix, sources") \
+    X(probe, "try the usual ports and security modes of a loopback mail host; recommend settings")
 
 #define X(name, summary) int cmd_##name(int argc, char **argv);
 MAILRIG_COMMANDS(X)

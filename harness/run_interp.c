@@ -872,6 +872,10 @@ static int step_expect_nothing(run_state *st, const sc_step *s)
         return run_fail_timeout(st, "expect-nothing");   /* the total timeout cut it short */
     if (r == RUN_IO_ERROR)
         return run_fail(st, RUN_FAIL, "expect-nothing: %s", st->cur.c.err);
+    if (r == RUN_IO_EOF && s->u.duration.open)
+        return run_fail(st, RUN_FAIL, "expected nothing for %ums on an open connection, but the "
+                                      "peer %s it", s->u.duration.ms,
+                        st->cur.c.reset ? "reset" : "closed");
     return STEP_OK;   /* silence, or the peer closed: either way nothing arrived */
 }
 

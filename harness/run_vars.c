@@ -220,7 +220,8 @@ static int raw_value(run_vars *v, const sc_ref *ref, run_buf *out, char *err, si
     case SC_VAR_ACCOUNT_OAUTH_TOKEN:
         s = v->acct->oauth_token;
         if (!s) {
-            snprintf(err, errlen, "{%s}: account '%s' has no OAuth token", ref->name, v->acct->name);
+            snprintf(err, errlen, "{%s}: account '%s' has no OAuth token", ref->name,
+                     v->acct->name);
             return -1;
         }
         break;

@@ -829,8 +829,7 @@ static int tokenize(parser *p)
 static const char *const builtin_names[] = {
     "account.name", "account.email", "account.local", "account.username.imap",
     "account.username.smtp", "account.username.pop3", "account.password",
-    "account.app_password", "host", "cafile", "port:imap", "port:smtp", "port:pop3",
-    "account.oauth_token",
+    "account.app_password", "account.oauth_token", "host", "cafile", "port:imap", "port:smtp", "port:pop3",
 };
 enum { NBUILTIN = sizeof builtin_names / sizeof builtin_names[0] };
 
@@ -1450,7 +1449,7 @@ static const char *usage_of(const char *kw)
         {"send-raw", "send-raw \"BYTES\"..."},
         {"expect", "expect PATTERN... [as NAME] [timeout=DURATION]"},
         {"expect-reply", "expect-reply STATUS [[not] PATTERN...] [as NAME] [timeout=DURATION]"},
-        {"expect-nothing", "expect-nothing DURATION"},
+        {"expect-nothing", "expect-nothing DURATION [open]"},
         {"expect-closed", "expect-closed [timeout=DURATION]"},
         {"starttls", "starttls [timeout=DURATION]"},
         {"close", "close"},
@@ -2484,6 +2483,12 @@ static void s_duration(parser *p, sc_step *st)
 {
     const char *kw = sc_step_name(st->kind);
     take_duration(p, kw, &st->u.duration.ms);
+    /* `open`: silence that must not end in a close (a server that stays silent, as opposed
+     * to one that hangs up, is what makes a client time out) */
+    if (st->kind == SC_EXPECT_NOTHING && peek(p) && tok_is(p, peek(p), "open")) {
+        st->u.duration.open = 1;
+        next_tok(p);
+    }
     expect_end(p, kw);
     if (st->u.duration.ms > p->h.total_timeout_ms)
         err_at(p, p->t[0].off, "'%s %ums' is longer than the scenario's total timeout (%ums)", kw,

@@ -162,6 +162,8 @@ typedef enum sc_var_kind {
                                     accepts for that protocol (proto field) */
     SC_VAR_ACCOUNT_PASSWORD,     /* account.password: the account (web) password [secret] */
     SC_VAR_ACCOUNT_APP_PASSWORD, /* account.app_password: the app-specific password [secret] */
+    SC_VAR_ACCOUNT_OAUTH_TOKEN,  /* account.oauth_token: the OAuth bearer token (XOAUTH2,
+                                  * OAUTHBEARER) [secret] */
     SC_VAR_HOST,                 /* host: the address mailrig listens on or connects to */
     SC_VAR_CAFILE,               /* cafile: the test CA certificate file (PEM) */
     SC_VAR_PORT,                 /* port:PROTO[:PORT]: the local port serving that protocol
@@ -170,8 +172,6 @@ typedef enum sc_var_kind {
     SC_VAR_USER,                 /* a `var` step's name (slot, def_step) */
     SC_VAR_CAPTURE,              /* an `expect ... as NAME` or a regex named group (slot,
                                     def_step: the first step that captures it) */
-    SC_VAR_ACCOUNT_OAUTH_TOKEN,  /* account.oauth_token: the account's bearer token [secret]
-                                    (added last to keep the numbering; for XOAUTH2 scripts) */
 } sc_var_kind;
 
 /* A transformation applied to the value: {base64:NAME}. */
@@ -368,7 +368,10 @@ typedef struct sc_step {
             size_t n;
             int capture;              /* `as NAME`: the whole response, or -1 */
         } expect_reply;
-        struct { unsigned ms; } duration;                     /* SC_EXPECT_NOTHING, SC_WAIT */
+        struct {
+            unsigned ms;
+            int open;     /* SC_EXPECT_NOTHING `open`: the peer must not close either */
+        } duration;                                             /* SC_EXPECT_NOTHING, SC_WAIT */
         struct { sc_tls tls; } starttls;                      /* SC_STARTTLS */
         struct { unsigned slot; sc_text value; } var;         /* SC_VAR */
         struct {

@@ -74,13 +74,17 @@ class Imap:
         self.c, self.n = c, 0
 
     def cmd(self, text, *pipelined):
+        """Send a command; return its status and every line of the response (the untagged
+        ones too: CAPABILITY's list is untagged)."""
         self.n += 1
         tag = "a%d" % self.n
         self.c.send(tag + " " + text, *pipelined)
+        lines = []
         while True:
             l = self.c.line()
+            lines.append(l)
             if l.startswith(tag + " "):
-                return l.split(" ")[1].upper(), l
+                return l.split(" ")[1].upper(), " ".join(lines)
             if l.startswith("+"):
                 return "+", l
 
@@ -88,8 +92,8 @@ class Imap:
         return self.c.line()
 
     def caps(self):
-        _, l = self.cmd("CAPABILITY")
-        return l
+        _, text = self.cmd("CAPABILITY")
+        return text
 
     def starttls(self, pipeline):
         extra = ["a99 NOOP"] if pipeline else []
@@ -124,13 +128,28 @@ class Smtp:
 
     def caps(self):
         self.c.send("EHLO client.example")
-        return " ".join(self.reply()[1])
+        lines = self.reply()[1]
+        self.offered = [w.upper() for l in lines if l[4:9].upper() == "AUTH "
+                        for w in l[9:].split()]
+        return " ".join(lines)
 
     def starttls(self, pipeline):
         self.c.send("STARTTLS", *(["NOOP"] if pipeline else []))
         return self.reply()[0] == "220"
 
     def login(self, user, pw, mech):
+        # careful: PLAIN when offered, else LOGIN when offered (Exchange offers no PLAIN);
+        # with nothing offered (before STARTTLS) PLAIN, which only the careless get to send
+        offered = getattr(self, "offered", [])
+        if mech is None and "PLAIN" not in offered and "LOGIN" in offered:
+            self.c.send("AUTH LOGIN")
+            if self.reply()[0] != "334":
+                return False
+            self.c.send(b64(user))
+            if self.reply()[0] != "334":
+                return False
+            self.c.send(b64(pw))
+            return self.reply()[0] == "235"
         self.c.send("AUTH %s %s" % (mech or "PLAIN", b64("\0%s\0%s" % (user, pw))))
         return self.reply()[0] == "235"
 

@@ -109,6 +109,10 @@ def test_adapter_logs_in_without_showing_the_password(name, mailrig, pki, tmp_pa
     for f in work.iterdir():
         if f.is_file():
             assert f.stat().st_mode & 0o077 == 0, f
+            # configuration files (netrc, msmtprc, fetchmailrc...) stay, without the secret
+            text = f.read_text(errors="replace")
+            for form in secret_forms():
+                assert form not in text, "secret %r left in %s" % (form, f)
 
 
 def test_untrusted_certificate_is_refused(mailrig, pki, tmp_path):

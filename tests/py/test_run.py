@@ -553,7 +553,7 @@ def test_interrupted_run_still_reports(fakerun, tmp_path):
     (["--profile", "nosuch"], "--profile nosuch: no profile named 'nosuch'"),
 ])
 def test_usage_errors(fakerun, args, message):
-    r = run(fakerun, *args, "scenarios/examples")
+    r = run(fakerun, *args, "scenarios/generic")
     assert r.returncode == 2, r.stderr
     assert message in r.stderr
 
@@ -605,8 +605,8 @@ def test_list_reports_broken_files(fakerun, tmp_path):
     assert "fine" in r.stdout and "1 scenario\n" in r.stdout
 
 
-def test_list_examples_with_the_real_binary():
-    r = list_(mailrig_binary(), "scenarios/examples")
+def test_list_catalogue_with_the_real_binary():
+    r = list_(mailrig_binary(), "scenarios")
     assert r.returncode == 0, r.stderr
     for name in ("icloud-imap-full-address", "exchange-imap-not-signed-in",
                  "smtp-starttls-injection"):
@@ -615,16 +615,17 @@ def test_list_examples_with_the_real_binary():
 
 # ---- the shipped binary ----------------------------------------------------------------------
 
-def test_real_binary_runs_the_examples(tmp_path):
-    """The shipped mailrig runs the example scenarios against the real mocks and clients."""
+def test_real_binary_runs_scenarios(tmp_path):
+    """The shipped mailrig runs scenarios against the real mocks and clients (a part of the
+    catalogue: test_catalogue.py runs all of it)."""
     r = run(mailrig_binary(), "--work", tmp_path / "w", "--junit", tmp_path / "j.xml",
-            "scenarios/examples", timeout=300)
-    # Every example's client is installed by ci/deps clients and every protocol has its
+            "scenarios/generic", timeout=300)
+    # Every client there is installed by ci/deps clients and every protocol has its
     # session: all of them must run and pass, none skipped.
     assert r.returncode == 0, r.stdout + r.stderr
     c = totals(r.stdout)
-    examples = len(list(pathlib.Path("scenarios/examples").glob("*.scn")))
-    assert c == (examples, examples, 0, 0, 0), r.stdout
+    n = len(list((ROOT / "scenarios" / "generic").glob("*.scn")))
+    assert c == (n, n, 0, 0, 0), r.stdout
     from lxml import etree
     schema = etree.XMLSchema(etree.parse(str(XSD)))
     assert schema.validate(etree.parse(str(tmp_path / "j.xml"))), schema.error_log

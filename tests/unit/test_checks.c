@@ -111,6 +111,22 @@ static const tcase cases[] = {
     /* ---- no-plaintext-after-starttls ---- */
     {"clean starttls", SC_CHECK_NO_PLAINTEXT_AFTER_STARTTLS, PASS, "nothing pipelined after STARTTLS (line 3)",
      IMAP_STARTTLS},
+    /* a scripted server that answers STARTTLS but never does the handshake: the client's
+     * ClientHello is the handshake starting, not plaintext (nor strict-syntax material) */
+    {"client hello after starttls, no handshake", SC_CHECK_NO_PLAINTEXT_AFTER_STARTTLS, PASS,
+     "line 9 (0.006s): the client began the TLS handshake right after the STARTTLS reply (line 6)",
+     SMTP_NO_STARTTLS "0.004 conn 1 C: STARTTLS\n0.005 conn 1 S: 220 go\n"
+                      "0.005 conn 1 S: 250-injected\n"
+                      "0.006 conn 1 C| \\x16\\x03\\x01\\x02\\0\\x01\\0\\x01\\xfc\\x03\\x03\\xb2A\\x1d\n"
+                      "0.006 conn 1 C| \\0\\x16\\0\\x14\\0\\x1d\\0\\x17\\n\\x01\\x02\n"
+                      "0.007 conn 1 close peer-closed\n"},
+    {"client hello after starttls, strict", SC_CHECK_STRICT_SYNTAX, PASS, "judged",
+     SMTP_NO_STARTTLS "0.004 conn 1 C: STARTTLS\n0.005 conn 1 S: 220 go\n"
+                      "0.006 conn 1 C| \\x16\\x03\\x01\\x02\\0\\x01\\0\\x01\\xfc\\x03\\x03\\n\\r\\n\n"},
+    {"plaintext then client hello", SC_CHECK_NO_PLAINTEXT_AFTER_STARTTLS, FAIL,
+     "'NOOP' sent in plaintext after STARTTLS",
+     SMTP_NO_STARTTLS "0.004 conn 1 C: STARTTLS\n0.005 conn 1 S: 220 go\n0.005 conn 1 C: NOOP\n"
+                      "0.006 conn 1 C| \\x16\\x03\\x01\\x02\\0\\x01\\0\\x01\\xfc\\x03\\x03\n"},
     {"pipelined command", SC_CHECK_NO_PLAINTEXT_AFTER_STARTTLS, FAIL, "line 4 (0.002s): 'a2 CAPABILITY' sent in plaintext after STARTTLS",
      OPEN_IMAP143 "0.001 conn 1 S: * OK [CAPABILITY IMAP4rev1 STARTTLS] ready\n"
                   "0.002 conn 1 C: a1 STARTTLS\n0.002 conn 1 C: a2 CAPABILITY\n"

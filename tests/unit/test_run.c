@@ -376,6 +376,37 @@ static void client_expect_nothing(void **state)
     run_done(&r);
 }
 
+/* A close during expect-nothing is "nothing arrived", unless the step says `open`: then the
+ * peer must keep the connection open (silence, not a hang-up). */
+static void client_expect_nothing_open(void **state)
+{
+    (void)state;
+    run_t r;
+    run_prepare(&r, CLIENT_HEAD "connect imap 143 plain\nexpect-nothing 1s\n");
+    const char *closes[] = {"W:50", NULL};
+    pid_t pid = serve_for(&r, 143, closes, NULL);
+    assert_int_equal(run_go(&r), RUN_PASS);
+    peer_stop(pid);
+    run_done(&r);
+
+    run_prepare(&r, CLIENT_HEAD "connect imap 143 plain\nexpect-nothing 1s open\n");
+    pid = serve_for(&r, 143, closes, NULL);
+    int64_t t0 = run_now_ms();
+    assert_int_equal(run_go(&r), RUN_FAIL);
+    assert_true(run_now_ms() - t0 < 800);
+    assert_string_equal(r.res.message,
+                        "expected nothing for 1000ms on an open connection, but the peer closed it");
+    peer_stop(pid);
+    run_done(&r);
+
+    run_prepare(&r, CLIENT_HEAD "connect imap 143 plain\nexpect-nothing 150ms open\n");
+    const char *silent[] = {"W:1000", NULL};
+    pid = serve_for(&r, 143, silent, NULL);
+    assert_int_equal(run_go(&r), RUN_PASS);
+    peer_stop(pid);
+    run_done(&r);
+}
+
 static void client_connect_outcomes(void **state)
 {
     (void)state;
@@ -865,6 +896,7 @@ int main(void)
         cmocka_unit_test(client_total_timeout),
         cmocka_unit_test(client_expect_closed),
         cmocka_unit_test(client_expect_nothing),
+        cmocka_unit_test(client_expect_nothing_open),
         cmocka_unit_test(client_connect_outcomes),
         cmocka_unit_test(client_connect_timeout),
         cmocka_unit_test(client_strict_violation),

@@ -542,6 +542,38 @@ static void step_expect_reply_errors(void **state)
                 "(line 2): in the server role, read the client's commands with 'expect'");
 }
 
+/* {account.oauth_token} (XOAUTH2 in the catalogue) is a secret like the passwords. */
+static void oauth_token_is_secret(void **state)
+{
+    (void)state;
+    sc_scenario *sc = ok(CLIENT "var x=\"user={account.email}\\x01auth=Bearer "
+                                "{account.oauth_token}\\x01\\x01\"\n"
+                                "connect imap 993 implicit-tls\n"
+                                "send \"a1 AUTHENTICATE XOAUTH2 {base64:x}\"\n"
+                                "send \"{account.oauth_token}\"\n");
+    assert_true(sc->vars[0].secret);
+    const sc_step *s = sc->steps;
+    assert_true(s[2].u.send.lines[0].secret);
+    assert_int_equal(s[3].u.send.lines[0].parts[0].ref.kind, SC_VAR_ACCOUNT_OAUTH_TOKEN);
+    assert_true(s[3].u.send.lines[0].parts[0].ref.secret);
+    assert_true(s[3].u.send.lines[0].secret);
+    sc_free(sc);
+}
+
+static void expect_nothing_open(void **state)
+{
+    (void)state;
+    sc_scenario *sc = ok(CLIENT "connect imap 993 plain\nexpect-nothing 2s open\n"
+                                "expect-nothing 5ms\n");
+    assert_int_equal(sc->steps[1].u.duration.ms, 2000);
+    assert_true(sc->steps[1].u.duration.open);
+    assert_false(sc->steps[2].u.duration.open);
+    sc_free(sc);
+    first_error(CLIENT "connect imap 993 plain\nexpect-nothing 2s closed\n",
+                "4:19: unexpected 'closed' (usage: expect-nothing DURATION [open])");
+    first_error(CLIENT "wait 2s open\n", "3:9: unexpected 'open' (usage: wait DURATION)");
+}
+
 static void step_misc_forms(void **state)
 {
     (void)state;
@@ -592,7 +624,7 @@ static void step_misc_errors(void **state)
                 "4:1: 'starttls' on a connection that is already TLS (since line 3)");
     first_error(CLIENT "connect smtp plain\nexpect-nothing\n",
                 "4:15: 'expect-nothing' needs a duration such as 500ms or 5s (usage: "
-                "expect-nothing DURATION)");
+                "expect-nothing DURATION [open])");
     first_error(CLIENT "connect smtp plain\nwait 0s\n", "4:6: bad duration '0s': a duration must "
                                                        "be at least 1ms");
     first_error(CLIENT "connect smtp plain\nwait 1.5s\n", "4:6: bad duration '1.5s': a duration "
@@ -1201,12 +1233,16 @@ static void lint_dir_clean(const char *dir, int *count)
     closedir(d);
 }
 
-static void example_files(void **state)
+/* Every scenario of the catalogue parses (scenarios/PROVIDER/ and scenarios/clients/). */
+static void catalogue_files(void **state)
 {
     (void)state;
     int count = 0;
-    lint_dir_clean("scenarios/examples", &count);
-    assert_true(count >= 4);
+    static const char *const dirs[] = {"scenarios/icloud", "scenarios/exchange",
+                                       "scenarios/generic", "scenarios/clients"};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+        lint_dir_clean(dirs[i], &count);
+    assert_true(count >= 40);
 }
 
 int main(void)
@@ -1224,6 +1260,8 @@ int main(void)
         cmocka_unit_test(step_expect_reply_forms),
         cmocka_unit_test(step_expect_reply_errors),
         cmocka_unit_test(step_misc_forms),
+        cmocka_unit_test(oauth_token_is_secret),
+        cmocka_unit_test(expect_nothing_open),
         cmocka_unit_test(step_misc_errors),
         cmocka_unit_test(step_server_forms),
         cmocka_unit_test(step_server_errors),
@@ -1236,7 +1274,7 @@ int main(void)
         cmocka_unit_test(display),
         cmocka_unit_test(helpers),
         cmocka_unit_test(broken_files),
-        cmocka_unit_test(example_files),
+        cmocka_unit_test(catalogue_files),
     };
     return cmocka_run_group_tests_name("scenario", tests, NULL, NULL);
 }
