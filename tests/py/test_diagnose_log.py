@@ -649,3 +649,12 @@ def test_curl_wrong_server_name_from_the_log(mailrig, mock, tmp_path):
     r, doc = diagnose(mailrig, log, "--log-port-base", str(srv.base), secrets=secrets_of(srv))
     assert "icloud-imap-server-name" in finding_ids(doc), r.stdout
     assert "imap.icloud.com" in r.stdout
+
+
+@pytest.mark.parametrize("sample,args,expected", [
+    ("thunderbird-exchange-smtp-ssl-on-587.log", (), "exchange-smtp-ssl-on-587"),
+    ("thunderbird-icloud-pop-refused.log", ("--provider", "icloud"), "icloud-no-pop"),
+])
+def test_thunderbird_transport_failures(mailrig, sample, args, expected):
+    r, doc = diagnose(mailrig, DATA / sample, *args)
+    assert expected in finding_ids(doc), r.stdout
