@@ -699,6 +699,9 @@ int cmd_replay(int argc, char **argv)
         return EXIT_USAGE;
     }
     int status;
+    if (c.dropped)
+        fprintf(stderr, "replay: %s: only the first %d records were read (%zu more dropped)\n", o.log, LOG_MAX_RECS,
+                c.dropped);
     const log_conn *k = pick_conn(&c, o.conn);
     if (o.print) {
         status = log_conv_write_transcript(&c, o.log, stdout) < 0 ? EXIT_ENV : EXIT_PASS;

@@ -1117,6 +1117,10 @@ void diag_log_classify(const log_conv *c, const char *origin, const diag_log_opt
                                origin);
     }
     x.provider = x.p ? x.p->name : NULL;
+    if (c->dropped)
+        diag_report_cannot(r, DIAG_ACCOUNT, DIAG_F_NONE, "rest of the log",
+                           "%s: only the first %d records were read; %zu more were not judged", origin,
+                           LOG_MAX_RECS, c->dropped);
     for (size_t i = 0; i < c->n; i++) {
         facts f;
         gather(&f, &c->conn[i], o->port_base, x.p);
