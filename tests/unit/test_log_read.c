@@ -388,6 +388,122 @@ static void lines_and_targets(void **state)
     assert_int_equal(log_format_from_name("outlook"), LOG_FMT_UNKNOWN);
 }
 
+/* ---- classification against the shipped profiles ------------------------------------------------- */
+
+/* Read text, classify it (provider "" = infer) and return the report (caller frees). */
+static diag_report *classify(const char *text, const char *provider, diag_settings *s)
+{
+    log_conv c;
+    read_as(LOG_FMT_UNKNOWN, text, &c);
+    diag_settings_init(s);
+    snprintf(s->provider, sizeof s->provider, "%s", provider);
+    diag_report *r = malloc(sizeof *r);
+    assert_non_null(r);
+    diag_report_init(r);
+    diag_log_classify(&c, "t.log", NULL, s, r);
+    log_conv_free(&c);
+    return r;
+}
+
+static const diag_finding *has_finding(const diag_report *r, const char *id)
+{
+    for (size_t i = 0; i < r->n_findings; i++)
+        if (!strcmp(r->findings[i].rule->id, id))
+            return &r->findings[i];
+    return NULL;
+}
+
+static void classify_icloud_full_address(void **state)
+{
+    (void)state;
+    diag_settings s;
+    diag_report *r = classify("*   Trying 17.42.251.41:993...\n"
+                              "* Connected to imap.mail.me.com (17.42.251.41) port 993 (#0)\n"
+                              "* TLSv1.3 (OUT), TLS handshake, Client hello (1):\n"
+                              "* SSL connection using TLSv1.3 / TLS_AES_256_GCM_SHA384\n"
+                              "< * OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] (2109B29-d3afe4d5aba6) pv33p00im-iscream021.me.com\n"
+                              "> A1 LOGIN emilyparker@icloud.com \"s3cr3t\"\n"
+                              "< A1 NO [AUTHENTICATIONFAILED] Authentication failed\n",
+                              "", &s);
+    assert_string_equal(s.provider, "icloud"); /* from the server name */
+    assert_non_null(has_finding(r, "icloud-imap-username-full"));
+    const diag_finding *pw = has_finding(r, "icloud-app-specific-password");
+    assert_non_null(pw);
+    assert_int_equal(pw->severity, DIAG_WARNING); /* a log cannot show which password */
+    assert_int_equal(pw->at.line, 6);
+    assert_string_equal(pw->reply_key, "imap.auth_failed");
+    assert_true(s.server[DIAG_IN].reading.observed);
+    assert_int_equal(s.server[DIAG_IN].reading.wire, DIAG_WIRE_IMPLICIT_TLS);
+    assert_string_equal(s.server[DIAG_IN].username, "emilyparker@icloud.com");
+    free(r);
+}
+
+static void classify_exchange_states(void **state)
+{
+    (void)state;
+    diag_settings s;
+    diag_report *r = classify("[Parent 1: Main Thread]: D/SMTP Connecting to smtp://smtp.office365.com:587\n"
+                              "[Parent 1: Main Thread]: D/SMTP S: 220 X.outlook.office365.com Microsoft ESMTP MAIL "
+                              "Service ready at Fri, 20 Nov 2026 10:02:11 +0000 [08DC]\n"
+                              "[Parent 1: Main Thread]: D/SMTP C: AUTH LOGIN\n"
+                              "[Parent 1: Main Thread]: D/SMTP S: 535 5.7.139 Authentication unsuccessful, "
+                              "SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled "
+                              "for more information. [X 2026 Y]\n",
+                              "", &s);
+    assert_string_equal(s.provider, "exchange");
+    assert_non_null(has_finding(r, "exchange-smtp-auth-disabled"));
+    assert_null(has_finding(r, "exchange-basic-auth-disabled"));
+    free(r);
+    /* Exchange's IMAP failure text is shared by several causes: the user name form is the one
+     * the log proves, the account states stay possible causes */
+    r = classify("0.0 conn 1 open 1.2.3.4:993 mode=implicit proto=imap port=993\n"
+                 "0.0 conn 1 tls ok TLSv1.3\n"
+                 "0.0 conn 1 S: * OK The Microsoft Exchange IMAP4 service is ready. [QQBNADMA]\n"
+                 "0.0 conn 1 C: a1 LOGIN tony s3cr3t\n"
+                 "0.0 conn 1 S: a1 NO LOGIN failed.\n",
+                 "", &s);
+    assert_string_equal(s.provider, "exchange");
+    assert_non_null(has_finding(r, "exchange-username-full-address"));
+    assert_null(has_finding(r, "exchange-basic-auth-disabled"));
+    free(r);
+}
+
+static void classify_transport(void **state)
+{
+    (void)state;
+    diag_settings s;
+    diag_report *r = classify("*   Trying 17.42.251.56:995...\n"
+                              "* connect to 17.42.251.56 port 995 failed: Connection refused\n",
+                              "icloud", &s);
+    assert_non_null(has_finding(r, "icloud-no-pop"));
+    free(r);
+    r = classify("*   Trying 17.42.251.56:587...\n"
+                 "* Connected to smtp.mail.me.com (17.42.251.56) port 587 (#0)\n"
+                 "* TLSv1.3 (OUT), TLS handshake, Client hello (1):\n"
+                 "* OpenSSL/3.0.19: error:0A00010B:SSL routines::wrong version number\n",
+                 "", &s);
+    assert_string_equal(s.provider, "icloud");
+    assert_non_null(has_finding(r, "icloud-smtp-ssl-on-587"));
+    free(r);
+}
+
+static void classify_cannot_tell(void **state)
+{
+    (void)state;
+    diag_settings s;
+    diag_report *r = classify("<-- 220 mail.example.org ESMTP\n--> EHLO me\n<-- 250 AUTH PLAIN\n"
+                              "--> AUTH PLAIN AHVzZXIAczNjcjN0\n<-- 554 5.7.0 Something nobody documented\n",
+                              "", &s);
+    /* the one thing proven: the password went in plaintext; the failure itself is unexplained */
+    assert_int_equal(r->n_findings, 1);
+    assert_non_null(has_finding(r, "plaintext-password"));
+    bool said = false;
+    for (size_t i = 0; i < r->n_cannot; i++)
+        said |= strstr(r->cannot[i].why, "matches no smtp reply") != NULL;
+    assert_true(said);
+    free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,6 +513,8 @@ int main(void)
         cmocka_unit_test(thunderbird_logs),  cmocka_unit_test(transcript_reader),
         cmocka_unit_test(redaction_forms),   cmocka_unit_test(unknown_and_garbage),
         cmocka_unit_test(template_match),    cmocka_unit_test(lines_and_targets),
+        cmocka_unit_test(classify_icloud_full_address), cmocka_unit_test(classify_exchange_states),
+        cmocka_unit_test(classify_transport),  cmocka_unit_test(classify_cannot_tell),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
