@@ -891,7 +891,6 @@ static bool conn_failed(const facts *f, const log_rec **last_neg)
 /* Judge one connection. */
 static void judge_conn(ctx *x, facts *f, size_t idx)
 {
-    size_t before = x->n_found;
     if (judge_transport(x, f))
         return;
     /* replies are judged with the client state at that point (the mechanism and user name
@@ -930,7 +929,7 @@ static void judge_conn(ctx *x, facts *f, size_t idx)
         found(x, f, DIAG_T_PLAINTEXT_PASSWORD, DIAG_F_SECURITY, f->auth_rec, NULL, NULL,
               "the client sent its credentials before any TLS (line %u)", f->auth_rec->line);
     const log_rec *neg;
-    if (!explained && x->n_found == before && conn_failed(f, &neg)) {
+    if (!explained && conn_failed(f, &neg)) { /* a plaintext-password finding explains no failure */
         char why[DIAG_TEXT_MAX / 4];
         if (neg)
             snprintf(why, sizeof why, "the reply \"%.120s\" (line %u) matches no %s reply of %s", neg->text,
