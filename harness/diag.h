@@ -472,8 +472,9 @@ int diag_run(const diag_settings *s, const diag_env *env, diag_report *r, diag_m
  * and add to r the findings the server's replies prove, with the catalogue's rules; redact
  * any credential it quotes. diag_run() then adds what the settings imply. Returns 0, 1 when
  * the log format was not recognised (a "cannot tell" entry says what was seen), or -1 with
- * messages (unreadable file). DIAG_LOG_UNAVAILABLE: this build has no log readers yet
- * (harness/diag_log.c is a stub until they land). */
+ * messages (unreadable file). The readers are harness/log_*.c (log_read.h), the classifier
+ * harness/diag_log.c; diag_log.h has the options (--log-format, --log-port-base).
+ * DIAG_LOG_UNAVAILABLE is kept for a build without them (a stub diag_log.c). */
 enum { DIAG_LOG_UNAVAILABLE = -2 };
 int diag_log_load(const char *path, const diag_vocab *v, diag_settings *s, diag_report *r, diag_msgs *msgs);
 
