@@ -47,7 +47,7 @@ static void connected(log_conn *k, const char *s, size_t n)
 {
     const char *name = s + 15, *end = s + n;
     const char *sp = memchr(name, ' ', (size_t)(end - name));
-    if (!sp || sp == name || (size_t)(sp - name) >= sizeof k->host || !memcmp(name, "(nil)", 5))
+    if (!sp || sp == name || (size_t)(sp - name) >= sizeof k->host || (sp - name == 5 && !memcmp(name, "(nil)", 5)))
         return;
     snprintf(k->host, sizeof k->host, "%.*s", (int)(sp - name), name);
     const char *port = log_find(sp, (size_t)(end - sp), " port ");
