@@ -1079,6 +1079,25 @@ static void observe(diag_settings *s, const facts *f, const char *origin, bool l
     }
 }
 
+/* The provider the log names: the first connection whose host or greeting identifies a profile;
+ * recorded as evidence and as the provider of s. */
+static void identify_all(ctx *x, const log_conv *c, const profiles *ps, const char *origin)
+{
+    for (size_t i = 0; i < c->n && !x->p; i++) {
+        char what[DIAG_TEXT_MAX / 4];
+        unsigned line = 0;
+        profile *p = identify(ps, &c->conn[i], what, sizeof what, &line);
+        if (!p)
+            continue;
+        x->p = p;
+        add_evidence(x->r, p->name, what, origin, line);
+        snprintf(x->s->provider, sizeof x->s->provider, "%s", p->name);
+        x->s->given[DIAG_F_PROVIDER] = true;
+        x->s->at[DIAG_F_PROVIDER].line = line;
+        snprintf(x->s->at[DIAG_F_PROVIDER].file, sizeof x->s->at[DIAG_F_PROVIDER].file, "%s", origin);
+    }
+}
+
 void diag_log_classify(const log_conv *c, const char *origin, const diag_log_opts *o, diag_settings *s,
                        diag_report *r)
 {
@@ -1087,7 +1106,16 @@ void diag_log_classify(const log_conv *c, const char *origin, const diag_log_opt
         o = &def;
     profiles ps = {.n = 0};
     ctx x = {.origin = origin, .r = r, .s = s, .vocab = o->vocab};
-    if (s->provider[0]) {
+    bool borrowed = o->n_profiles > 0;
+    for (size_t i = 0; borrowed && i < o->n_profiles && i < MAX_PROFILES; i++)
+        ps.p[ps.n++] = (profile *)o->profiles[i]; /* judged read-only, never freed here */
+    if (borrowed && s->provider[0]) {
+        for (size_t i = 0; i < ps.n && !x.p; i++)
+            if (!strcmp(ps.p[i]->name, s->provider))
+                x.p = ps.p[i];
+    } else if (borrowed) {
+        identify_all(&x, c, &ps, origin);
+    } else if (s->provider[0]) {
         profile_opts po = {.data_dir = o->data_dir};
         profile_diag d = {0};
         ps.p[0] = profile_load(s->provider, &po, &d);
@@ -1096,25 +1124,13 @@ void diag_log_classify(const log_conv *c, const char *origin, const diag_log_opt
         x.p = ps.p[0];
     } else {
         profiles_load_dir(&ps, o->data_dir);
-        for (size_t i = 0; i < c->n && !x.p; i++) {
-            char what[DIAG_TEXT_MAX / 4];
-            unsigned line = 0;
-            profile *p = identify(&ps, &c->conn[i], what, sizeof what, &line);
-            if (p) {
-                x.p = p;
-                add_evidence(r, p->name, what, origin, line);
-                snprintf(s->provider, sizeof s->provider, "%s", p->name);
-                s->given[DIAG_F_PROVIDER] = true;
-                s->at[DIAG_F_PROVIDER].line = line;
-                snprintf(s->at[DIAG_F_PROVIDER].file, sizeof s->at[DIAG_F_PROVIDER].file, "%s", origin);
-            }
-        }
-        if (!x.p)
-            diag_report_cannot(r, DIAG_ACCOUNT, DIAG_F_PROVIDER, "provider",
-                               "%s: no greeting or server name in the log belongs to a provider profile; judged "
-                               "with the generic rules (give --provider to judge against one)",
-                               origin);
+        identify_all(&x, c, &ps, origin);
     }
+    if (!x.p && !s->provider[0]) /* a provider given without a profile is diag_run's error */
+        diag_report_cannot(r, DIAG_ACCOUNT, DIAG_F_PROVIDER, "provider",
+                           "%s: no greeting or server name in the log belongs to a provider profile; judged "
+                           "with the generic rules (give --provider to judge against one)",
+                           origin);
     x.provider = x.p ? x.p->name : NULL;
     if (c->dropped)
         diag_report_cannot(r, DIAG_ACCOUNT, DIAG_F_NONE, "rest of the log",
@@ -1126,7 +1142,8 @@ void diag_log_classify(const log_conv *c, const char *origin, const diag_log_opt
         judge_conn(&x, &f, i);
         observe(s, &f, origin, listener_mode(&x, &f, NULL) != 0);
     }
-    profiles_free(&ps);
+    if (!borrowed)
+        profiles_free(&ps);
 }
 
 /* ---- diag.h entry point ---------------------------------------------------------------------------- */

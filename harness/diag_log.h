@@ -23,6 +23,10 @@ typedef struct diag_log_opts {
     const char *data_dir; /* profiles are DATA/profiles/NAME.ini; NULL = paths_data_dir() */
     const diag_vocab *vocab; /* fixes in the client's own labels (set by diag_log_load_opts from
                               * its v); may be NULL */
+    /* Profiles already loaded to judge against instead of reading DATA/profiles (a fuzz
+     * target loads them once); not owned. n_profiles == 0: read them. */
+    const struct profile *const *profiles;
+    size_t n_profiles;
 } diag_log_opts;
 
 /* diag_log_load() with options (o may be NULL: defaults). Same results as diag_log_load;
