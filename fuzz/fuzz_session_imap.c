@@ -309,7 +309,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     mock_listener ml = {.mock = NULL, .prof = p, .pl = l, .st = st, .seed = 7, .port = 10993};
     harness h = {0};
-    session_io io = {&h, h_send, h_client_data, h_start_tls, h_close, h_event};
+    session_io io = {&h, h_send, h_client_data, h_start_tls, h_close, h_event, NULL};
     session_info info = {.conn_id = 1, .provider_port = (int)l->port,
                          .tls_active = l->mode == PROFILE_MODE_IMPLICIT_TLS,
                          .starttls_offered = l->mode == PROFILE_MODE_STARTTLS};

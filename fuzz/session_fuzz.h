@@ -47,7 +47,8 @@ static profile *sf_profiles[SF_PROFILES];
 static const char *sf_msgs[4];
 static size_t sf_nmsgs;
 
-/* Variant v of a base profile: as shipped, the first account in a state, or vulnerable. */
+/* Variant v of a base profile: as shipped, the first account in a state, vulnerable, or (7)
+ * few errors allowed and delayed authentication failures (sf_init adds those). */
 static const char *sf_variant_set(const char *first_account, int v, char *buf, size_t cap)
 {
     static const char *const states[] = {NULL,           "smtp-auth-disabled", "basic-auth-disabled", "not-signed-in",
@@ -82,8 +83,14 @@ static void sf_init(void)
     for (int b = 0; b < SF_BASES; b++)
         for (int v = 0; v < SF_VARIANTS; v++) {
             char buf[128];
-            const char *set = sf_variant_set(firsts[b], v, buf, sizeof buf);
-            profile_opts o = {.sets = &set, .n_sets = set ? 1 : 0};
+            const char *sets[4] = {sf_variant_set(firsts[b], v, buf, sizeof buf)};
+            size_t nsets = sets[0] ? 1 : 0;
+            if (v == 7) { /* also delayed failure replies: the sessions' stop-after-a-hold path */
+                sets[nsets++] = "imap.auth_delay_ms=1";
+                sets[nsets++] = "smtp.auth_delay_ms=1";
+                sets[nsets++] = "pop3.auth_delay_ms=1";
+            }
+            profile_opts o = {.sets = sets, .n_sets = nsets};
             profile_diag d = {0};
             sf_profiles[b * SF_VARIANTS + v] = profile_load(bases[b], &o, &d);
             if (!sf_profiles[b * SF_VARIANTS + v]) {

@@ -25,6 +25,9 @@
 #define EV_SILENT_PORT "silent-port"
 #define EV_NO_CLIENT_HELLO "no-client-hello"
 #define EV_IDLE_TIMEOUT "idle-timeout"
+/* The session asked to hold its next replies (auth_delay_ms before an authentication failure
+ * reply); input is not read meanwhile. ms=N */
+#define EV_REPLY_DELAYED "reply-delayed"
 
 /* ---- written by the protocol sessions ------------------------------------------------------- */
 

@@ -863,6 +863,7 @@ static void auth_done(imapd *s, obuf *o, const char *tag, const char *command, c
         s->auth_failures++;
     enter(s, ST_NOTAUTH);
     rctx rc = {.tag = tag, .command = command, .user = ubuf, .mech = mech, .text = ""};
+    sess_delay(IO(s), r.delay_ms); /* auth_delay_ms: the carrier holds what follows */
     reply(s, o, r.reply ? r.reply : s->p->imap.r.auth_failed, &rc);
     if (r.bye)
         reply(s, o, r.bye, NULL);
@@ -3522,6 +3523,8 @@ static size_t imapd_input(session *base, const char *p, size_t n)
         if (k == 0)
             break;
         used += k;
+        if (s->base.info && s->base.info->held)
+            break; /* a delayed reply: the rest waits with the carrier */
     }
     return used;
 }

@@ -3,10 +3,11 @@
  * UIDPLUS, MOVE, UNSELECT, CHILDREN, SPECIAL-USE, LIST-STATUS, ESEARCH).
  *
  * A session is a state machine over session.h: bytes in through ops->input, replies out
- * through io->send. It has no sockets and no timers, so unit tests and the session fuzz
- * target drive it from memory. Every reply text that a provider words in its own way comes
- * from the profile (p->imap.r.*); the data responses whose syntax the RFCs fix (FETCH, LIST,
- * SEARCH, EXISTS...) are written with proto/imap_write.h.
+ * through io->send. It has no sockets and no timers (auth_delay_ms is the carrier's timer,
+ * io->delay), so unit tests and the session fuzz target drive it from memory. Every reply
+ * text that a provider words in its own way comes from the profile (p->imap.r.*); the data
+ * responses whose syntax the RFCs fix (FETCH, LIST, SEARCH, EXISTS...) are written with
+ * proto/imap_write.h.
  *
  * Shape (curl pingpong / OpenSMTPD style):
  *  - one enum state (imapd_state) changed only by one transition function, which reports

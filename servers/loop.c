@@ -71,6 +71,9 @@ struct conn {
     int in_feed;                 /* inside feed_session(): the session is consuming input */
     int reading_paused;          /* back-pressure */
     struct evbuffer *carried;    /* vulnerable STARTTLS: plaintext kept for after the handshake */
+    struct event *delay_timer;   /* io->delay: ends the hold */
+    struct evbuffer *held;       /* io->delay: what the session sent meanwhile */
+    const char *held_close;      /* io->delay: a close asked for meanwhile */
     session *sess;
     session_io io;
     session_info info;
@@ -191,6 +194,10 @@ static void conn_free(conn *c)
         event_free(c->timer);
     if (c->carried)
         evbuffer_free(c->carried);
+    if (c->delay_timer)
+        event_free(c->delay_timer);
+    if (c->held)
+        evbuffer_free(c->held);
     transcript_free(c->tr);
     if (c->prev)
         c->prev->next = c->next;
@@ -247,6 +254,11 @@ static void io_send(void *ctx, const char *p, size_t n)
     conn *c = ctx;
     if (!c->bev || c->phase == PHASE_CLOSING)
         return;
+    if (c->info.held) {
+        /* transcribed when it really goes out, so the record's time is when the client saw it */
+        evbuffer_add(c->held, p, n);
+        return;
+    }
     transcript_data(c->tr, c->info.conn_id, 'S', p, n, 0);
     if (c->plain_socket && n && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
         /* Nothing queued: hand the reply to the kernel now. A request/response protocol then
@@ -289,6 +301,11 @@ static void io_start_tls(void *ctx)
 static void io_close(void *ctx, const char *reason)
 {
     conn *c = ctx;
+    if (c->info.held) {
+        if (!c->held_close)
+            c->held_close = reason; /* after the held replies, when the delay is over */
+        return;
+    }
     /* Freed later from the callbacks: the session is still on the stack. */
     if (!c->close_reason)
         c->close_reason = reason;
@@ -298,6 +315,54 @@ static void io_close(void *ctx, const char *reason)
 static void io_event(void *ctx, const char *text)
 {
     conn_event(ctx, "%s", text);
+}
+
+static void feed_session(conn *c);
+
+/* The hold of io_delay is over: send what was held, then close or go on reading. */
+static void on_delay_done(evutil_socket_t fd, short what, void *arg)
+{
+    conn *c = arg;
+    (void)fd, (void)what;
+    c->info.held = 0;
+    size_t n = evbuffer_get_length(c->held);
+    if (n) {
+        const char *p = (const char *)evbuffer_pullup(c->held, (ev_ssize_t)n);
+        if (p)
+            io_send(c, p, n);
+        evbuffer_drain(c->held, n);
+    }
+    if (c->held_close) {
+        io_close(c, c->held_close);
+        conn_close_after_flush(c, c->close_reason);
+        return;
+    }
+    if (!c->reading_paused)
+        bufferevent_enable(c->bev, EV_READ);
+    feed_session(c);
+}
+
+/* A timer, not a sleep: the loop serves every other connection meanwhile. Reading stops so
+ * that what the client sends during the hold stays in the kernel's buffer (bounded). */
+static void io_delay(void *ctx, unsigned ms)
+{
+    conn *c = ctx;
+    if (!ms || !c->bev || c->phase != PHASE_SESSION || c->info.held)
+        return;
+    if (!c->held)
+        c->held = evbuffer_new();
+    if (!c->delay_timer)
+        c->delay_timer = evtimer_new(c->srv->base, on_delay_done, c);
+    if (!c->held || !c->delay_timer)
+        return; /* out of memory: the reply goes out at once */
+    c->info.held = 1;
+    conn_event(c, EV_REPLY_DELAYED " ms=%u", ms);
+    bufferevent_disable(c->bev, EV_READ);
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    /* from now, not from the loop's cached time (older by however long this read took):
+     * the reply must not go out before the whole delay has passed */
+    event_base_update_cache_time(c->srv->base);
+    evtimer_add(c->delay_timer, &tv);
 }
 
 /* ---- feeding the session ---------------------------------------------------------------- */
@@ -328,7 +393,7 @@ static void feed_session(conn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
     c->in_feed = 1;
-    while (c->phase == PHASE_SESSION && !c->starttls_pending) {
+    while (c->phase == PHASE_SESSION && !c->starttls_pending && !c->info.held) {
         size_t avail = evbuffer_get_length(in);
         if (avail == 0)
             break;
@@ -414,6 +479,8 @@ static void on_write(struct bufferevent *bev, void *arg)
     }
     if (c->reading_paused) {
         c->reading_paused = 0;
+        if (c->info.held)
+            return; /* on_delay_done resumes reading */
         bufferevent_enable(c->bev, EV_READ);
         feed_session(c);
     }
@@ -726,7 +793,7 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct soc
     c->info.provider_port = lst->spec.provider_port;
     c->info.starttls_offered = lst->spec.mode == LISTEN_STARTTLS;
     snprintf(c->info.peer, sizeof c->info.peer, "%s", peer);
-    c->io = (session_io){c, io_send, io_client_data, io_start_tls, io_close, io_event};
+    c->io = (session_io){c, io_send, io_client_data, io_start_tls, io_close, io_event, io_delay};
     c->next = srv->conns;
     if (srv->conns)
         srv->conns->prev = c;

@@ -5,7 +5,8 @@
  * every protocol: accept, TLS (implicit, or STARTTLS as an in-place upgrade), classifying the
  * first bytes a client sends (a TLS ClientHello on a plaintext port, plaintext on an
  * implicit-TLS port), the STARTTLS carry-over rule, idle timeouts, connection limits, output
- * back-pressure, one log line per connection event and one transcript per connection.
+ * back-pressure, delayed replies (session_io.delay: a timer, reading paused meanwhile), one log
+ * line per connection event and one transcript per connection.
  *
  * Memory: per idle plaintext connection about 1.5 KB (bufferevent, two empty evbuffers, the
  * conn and session_info) plus the session's own state; per idle TLS connection add OpenSSL's

@@ -40,6 +40,7 @@ struct memconn {
     size_t npending, cap;
     size_t fed, consumed, discarded, dropped;
     int closed, tls_pending, vulnerable, stalled, in_input;
+    unsigned delays;
     char reason[64];
 };
 
@@ -78,13 +79,26 @@ static void io_event(void *ctx, const char *text)
     mbuf_put(&m->events, "\n", 1);
 }
 
+/* No clock here: the hold is recorded and ends as soon as the session returns (run() clears
+ * it and offers the rest of the input again), so a session's stop-after-the-delayed-command
+ * path runs in the unit tests and fuzzers without waiting. */
+static void io_delay(void *ctx, unsigned ms)
+{
+    memconn *m = ctx;
+    char ev[48];
+    snprintf(ev, sizeof ev, "reply-delayed ms=%u", ms);
+    io_event(m, ev);
+    m->info.held = 1;
+    m->delays++;
+}
+
 memconn *memconn_new(session_factory factory, void *ctx, const memconn_opts *opts)
 {
     memconn *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
     memconn_opts o = opts ? *opts : (memconn_opts){0};
-    m->io = (session_io){m, io_send, io_client_data, io_start_tls, io_close, io_event};
+    m->io = (session_io){m, io_send, io_client_data, io_start_tls, io_close, io_event, io_delay};
     m->info.conn_id = o.conn_id ? o.conn_id : 1;
     m->info.provider_port = o.provider_port;
     m->info.tls_active = o.tls_active;
@@ -146,6 +160,7 @@ static size_t run(memconn *m)
         m->npending -= k;
         m->consumed += k;
         total += k;
+        m->info.held = 0; /* the delay is over at once (see io_delay) */
     }
     if (m->tls_pending && m->npending && !m->vulnerable) {
         m->discarded += m->npending; /* plaintext pipelined after STARTTLS */
@@ -302,4 +317,9 @@ store *memconn_store(const profile *p, const char *const *msgs, size_t nmsgs)
 fail:
     store_close(st);
     return NULL;
+}
+
+unsigned memconn_delays(const memconn *m)
+{
+    return m->delays;
 }

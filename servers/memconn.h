@@ -8,7 +8,9 @@
  * CVE-2011-0411 class and are discarded (or kept, `vulnerable`), and memconn_tls() (or the
  * next feed) completes the "handshake" and calls tls_ready; once the session closes, nothing
  * more is fed. A session that consumes nothing while more than MEMCONN_MAX_PENDING bytes are
- * pending is "stalled" (the carrier would close it): a bug in its limits.
+ * pending is "stalled" (the carrier would close it): a bug in its limits. A delay the session
+ * asks for (io->delay) is recorded as the event `reply-delayed ms=N` and ends as soon as the
+ * session returns from its input call; the rest of the input is then offered again.
  *
  * Memory: output, client data and events are kept up to MEMCONN_MAX_KEEP bytes each; beyond
  * that they are counted, not kept.
@@ -68,6 +70,7 @@ const char *memconn_close_reason(const memconn *m);
 int memconn_tls_pending(const memconn *m);         /* start_tls called, tls_ready not yet */
 int memconn_tls_active(const memconn *m);
 int memconn_stalled(const memconn *m);
+unsigned memconn_delays(const memconn *m);          /* io->delay calls so far */
 
 /* Byte accounting: fed == consumed + pending + discarded + dropped (fed after the close). */
 typedef struct memconn_counts {

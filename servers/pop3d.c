@@ -398,6 +398,7 @@ static void login(pop3d *s, profile_auth_via via, const char *mech, mr_slice use
     rv.v.v[TPL_MECH] = mbuf;
     if (r.outcome != PROFILE_AUTH_OK) {
         s->auth_failures++;
+        sess_delay(io_of(s), r.delay_ms); /* auth_delay_ms: the carrier holds what follows */
         say(s, r.reply ? r.reply : s->p->pop3.r.auth_failed, &rv);
         if (r.close)
             close_with(s, "auth-failed");
@@ -997,6 +998,8 @@ static size_t pop3d_input(session *base, const char *p, size_t n)
         if (k == 0)
             break;
         used += k;
+        if (s->base.info->held)
+            break; /* a delayed reply: the rest waits with the carrier */
     }
     LEAVE(s);
     return used;

@@ -25,7 +25,8 @@
  * client address (too_many_connections instead of the greeting). Memory: the idle session is
  * about 120 bytes; after login one byte per message of the maildrop.
  *
- * auth_delay_ms is not applied (the session_io has no timer).
+ * auth_delay_ms: a credential failure asks the carrier to hold its reply that long
+ * (io->delay; the event loop's timer, nothing blocks) and consumes nothing more meanwhile.
  * With MAILRIG_DEBUG_STATES set, state changes are transcript events `pop3-state from to`.
  */
 #ifndef MAILRIG_SERVERS_POP3D_H

@@ -15,6 +15,9 @@
  *   when the profile makes the server vulnerable on purpose).
  * - Every byte it consumes is reported once through io->client_data, redacted where it holds
  *   a credential (that is the only place that knows where credentials are).
+ * - After calling io->delay it returns from on_input as soon as the current command is
+ *   consumed and consumes nothing more while info->held is set: the carrier keeps the rest
+ *   of the input (and stops reading from the socket) until the delay is over.
  */
 #ifndef MAILRIG_SERVERS_SESSION_H
 #define MAILRIG_SERVERS_SESSION_H
@@ -35,6 +38,12 @@ typedef struct session_io {
     void (*close)(void *ctx, const char *reason);
     /* A named event for the transcript and the checks: "name key=value ...". */
     void (*event)(void *ctx, const char *text);
+    /* Hold everything the session sends from now on (and a close it asks for) for ms
+     * milliseconds without blocking anything else, and give it no input meanwhile: a
+     * provider's slow authentication failure (profile auth_delay_ms). The carrier sets
+     * info->held until the time is up, then sends what was held and feeds the input that
+     * waited. May be NULL (memory carriers: the replies go out at once). */
+    void (*delay)(void *ctx, unsigned ms);
 } session_io;
 
 /* What the carrier knows about a connection that a session may want. */
@@ -45,6 +54,7 @@ typedef struct session_info {
     int starttls_offered;   /* the listener allows STARTTLS/STLS */
     char peer[64];          /* "127.0.0.1:54321" */
     char tls_desc[96];      /* "TLSv1.3 TLS_AES_256_GCM_SHA384 sni=..." once tls_active */
+    int held;               /* io->delay running: consume no more input until it clears */
 } session_info;
 
 typedef struct session session;

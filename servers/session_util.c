@@ -223,3 +223,9 @@ size_t sess_registry_size(void)
 {
     return registry_n;
 }
+
+void sess_delay(const session_io *io, unsigned ms)
+{
+    if (ms && io->delay)
+        io->delay(io->ctx, ms);
+}

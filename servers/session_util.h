@@ -44,6 +44,11 @@ size_t sess_word(const char *p, size_t n, char *out, size_t cap);
  * at most cap - 1 bytes, NUL-terminated. Returns the length written. */
 size_t sess_text(const char *p, size_t n, char *out, size_t cap);
 
+/* Ask the carrier to hold the replies that follow for ms milliseconds (io->delay); nothing
+ * when ms is 0 or the carrier has no timers. The caller then stops consuming input while
+ * info->held is set (session.h). */
+void sess_delay(const session_io *io, unsigned ms);
+
 /* A one-word name of a parser error code for events: "bare-lf", "8bit", "syntax"... */
 const char *sess_errcode_word(mr_errcode code);
 

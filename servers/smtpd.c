@@ -825,6 +825,7 @@ static void auth_finish(smtpd *s, mr_slice user, mr_slice secret)
         return;
     }
     s->auth_failures++;
+    sess_delay(io_of(s), r.delay_ms); /* auth_delay_ms: the carrier holds what follows */
     say(s, r.reply ? r.reply : s->p->smtp.r.auth_failed, &rv);
     if (r.close) {
         if (r.bye)
@@ -1304,6 +1305,8 @@ static size_t smtpd_input(session *base, const char *p, size_t n)
         if (k == 0)
             break;
         used += k;
+        if (s->base.info->held)
+            break; /* a delayed reply: the rest waits with the carrier */
     }
     LEAVE(s);
     return used;

@@ -30,7 +30,8 @@
  * instead of the banner). Memory: the idle session is about 150 bytes; a transaction
  * allocates its message buffer, an AUTH exchange a few hundred bytes, only while they run.
  *
- * auth_delay_ms is not applied (the session_io has no timer): replies are immediate.
+ * auth_delay_ms: a credential failure asks the carrier to hold its reply that long
+ * (io->delay; the event loop's timer, nothing blocks) and consumes nothing more meanwhile.
  *
  * Debugging: with MAILRIG_DEBUG_STATES set in the environment, every state change is written
  * to the transcript as an event `smtp-state from=X to=Y`.

@@ -16,11 +16,13 @@ This module is meant to be copied into (or imported by) a mail client's own pyte
 waits for its ports file, and stops it with SIGTERM on exit, failing loudly if the server did not
 exit cleanly (a crash under ASan is a test failure, not a silent pass).
 
-The binary is $MAILRIG, else build/asan/bin/mailrig in this repository (built on demand).
+The binary is $MAILRIG, else build/asan/bin/mailrig when this file is inside a mailrig checkout
+(built on demand), else `mailrig` on PATH.
 """
 import json
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -30,13 +32,19 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def mailrig_binary():
-    """Path of the mailrig binary to test: $MAILRIG, or build/asan/bin/mailrig (made if missing)."""
+    """Path of the mailrig binary to test: $MAILRIG; in a mailrig checkout build/asan/bin/mailrig
+    (made if missing); else `mailrig` on PATH (a copy of this file in a client's suite)."""
     env = os.environ.get("MAILRIG")
     if env:
         path = pathlib.Path(env)
-    else:
+    elif (ROOT / "harness" / "main.c").exists() and (ROOT / "Makefile").exists():
         path = ROOT / "build" / "asan" / "bin" / "mailrig"
         subprocess.run(["make", "-s", "-C", str(ROOT), "build/asan/bin/mailrig"], check=True)
+    else:
+        found = shutil.which("mailrig")
+        if not found:
+            raise RuntimeError("no mailrig binary: set $MAILRIG to its path or put it on PATH")
+        path = pathlib.Path(found)
     if not os.access(path, os.X_OK):
         raise RuntimeError(f"{path} is not an executable mailrig")
     return str(path)
@@ -46,8 +54,9 @@ class MailrigServer:
     """A running `mailrig serve`. Use as a context manager, or call start() and stop()."""
 
     def __init__(self, profile="generic", sets=(), workdir=None, state_dir=None, spool=None,
-                 seed=1, binary=None, start_timeout=30):
+                 seed=1, binary=None, start_timeout=30, listen=None, port_base=0):
         self.profile = profile
+        self.port_base = port_base  # 0: free ports; N: provider port P at N + P
         self.sets = list(sets)
         self._tmp = None
         if workdir is None:
@@ -56,6 +65,7 @@ class MailrigServer:
         self.workdir = pathlib.Path(workdir)
         self.state_dir = pathlib.Path(state_dir) if state_dir else self.workdir / "state"
         self.spool = spool
+        self.listen = listen  # "::1" to serve on IPv6 loopback
         self.seed = seed
         self.binary = binary or mailrig_binary()
         self.start_timeout = start_timeout
@@ -67,13 +77,15 @@ class MailrigServer:
     # -- lifecycle -----------------------------------------------------------------------
     def start(self):
         self.workdir.mkdir(parents=True, exist_ok=True)
-        cmd = [self.binary, "serve", "--profile", self.profile, "--port-base", "0",
+        cmd = [self.binary, "serve", "--profile", self.profile, "--port-base", str(self.port_base),
                "--ports-file", str(self.ports_file), "--state", str(self.state_dir),
                "--transcripts", str(self.transcript_dir), "--seed", str(self.seed)]
         for s in self.sets:
             cmd += ["--set", s]
         if self.spool:
             cmd += ["--spool", str(self.spool)]
+        if self.listen:
+            cmd += ["--listen", self.listen]
         self._stdout = open(self.workdir / "serve.stdout", "w+")
         self._stderr = open(self.workdir / "serve.stderr", "w+")
         self.proc = subprocess.Popen(cmd, stdout=self._stdout, stderr=self._stderr,

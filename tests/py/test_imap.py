@@ -232,6 +232,18 @@ def test_exchange_full_address_993(serve):
     assert data == [b"Microsoft Exchange Server IMAP4 server signing off."]
 
 
+def test_exchange_name_part_refused_on_993(serve):
+    """Exchange wants the full address everywhere: the name part fails like a bad password."""
+    srv = start(serve, "exchange")
+    a = srv.account("tony")
+    m = imaps(srv)
+    with pytest.raises(imaplib.IMAP4.error, match="LOGIN failed"):
+        m.login(a["email"].split("@")[0], a["password"])
+    m.shutdown()
+    assert "event auth-wrong-username-form mech=LOGIN user=tony form=local expected=full" in \
+        srv.transcripts()
+
+
 def test_exchange_greeting_bytes(serve):
     srv = start(serve, "exchange")
     r = Raw(srv, srv.port("imap", 993), tls=True)

@@ -156,7 +156,7 @@ static tsess *t_new(profile *p, unsigned port, store *st)
     t->info.tls_active = l->mode == PROFILE_MODE_IMPLICIT_TLS;
     t->info.starttls_offered = l->mode == PROFILE_MODE_STARTTLS;
     snprintf(t->info.peer, sizeof t->info.peer, "127.0.0.1:40000");
-    t->io = (session_io){t, t_send, t_data, t_start_tls, t_close, t_event};
+    t->io = (session_io){t, t_send, t_data, t_start_tls, t_close, t_event, NULL};
     t->s = imapd_factory(&t->ml, &t->io, &t->info);
     assert_non_null(t->s);
     t->s->ops->open(t->s);

@@ -26,6 +26,26 @@ static void login_alice(fx *f)
     fx_expect(f->m, "PASS alice-password-1\r\n", "+OK alice@example.test's maildrop has 2 messages (167 octets)\r\n");
 }
 
+/* auth_delay_ms: the failure reply is held (memconn: recorded, then over at once) and the
+ * command pipelined behind PASS waits for it. */
+static void auth_delay(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"pop3.auth_delay_ms=250", NULL};
+    fx f;
+    open_generic(&f, 995, sets);
+    fx_take(f.m);
+    fx_expect(f.m, "USER alice@example.test\r\n", "+OK\r\n");
+    memconn_feed_str(f.m, "PASS wrong\r\nNOOP\r\n");
+    const char *out = fx_take(f.m);
+    assert_true(strncmp(out, "-ERR [AUTH] Authentication failed\r\n", 35) == 0);
+    assert_int_equal(memconn_delays(f.m), 1);
+    assert_true(fx_has_event(f.m, "reply-delayed ms=250"));
+    login_alice(&f);
+    assert_int_equal(memconn_delays(f.m), 1);
+    fx_close(&f);
+}
+
 static void greeting_capa_stls(void **state)
 {
     (void)state;
@@ -281,6 +301,7 @@ int main(void)
         cmocka_unit_test(byte_at_a_time),
         cmocka_unit_test(strict_violation),
         cmocka_unit_test(exchange),
+        cmocka_unit_test(auth_delay),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

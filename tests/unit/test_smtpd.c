@@ -322,6 +322,29 @@ static void auth_failures_close(void **state)
     fx_close(&f);
 }
 
+/* auth_delay_ms: the session asks the carrier to hold the failure reply and stops consuming
+ * after the failed AUTH; the NOOP pipelined behind it is served once the hold is over. */
+static void auth_delay(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"smtp.auth_delay_ms=300", NULL};
+    fx f;
+    open_generic(&f, 465, sets);
+    fx_take(f.m);
+    memconn_feed_str(f.m, "EHLO c\r\n");
+    fx_take(f.m);
+    char line[2048];
+    snprintf(line, sizeof line, "AUTH PLAIN %s\r\nNOOP\r\n", fx_plain("alice@example.test", "x"));
+    fx_expect(f.m, line, "535 5.7.8 Authentication credentials invalid\r\n250 2.0.0 OK\r\n");
+    assert_int_equal(memconn_delays(f.m), 1);
+    assert_true(fx_has_event(f.m, "reply-delayed ms=300"));
+    /* a success is never delayed */
+    snprintf(line, sizeof line, "AUTH PLAIN %s\r\n", fx_plain("alice@example.test", "alice-password-1"));
+    fx_expect(f.m, line, "235 2.7.0 Authentication successful\r\n");
+    assert_int_equal(memconn_delays(f.m), 1);
+    fx_close(&f);
+}
+
 /* ---- mail transactions --------------------------------------------------------------------------- */
 
 static void mail_rcpt_data(void **state)
@@ -795,6 +818,7 @@ int main(void)
         cmocka_unit_test(debug_states),
         cmocka_unit_test(exchange),
         cmocka_unit_test(icloud),
+        cmocka_unit_test(auth_delay),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
