@@ -12,6 +12,7 @@
 
 #include "harness/diag.h"
 #include "servers/suggest.h"
+#include "servers/textline.h"
 
 enum { SETTINGS_MAX_FILE = 64 * 1024 };
 
@@ -425,18 +426,11 @@ static bool check_line(reader *R, const char *s, size_t n)
 static char *read_line(char *buf, int num, void *stream)
 {
     reader *R = stream;
-    if (R->pos >= R->len || num < 3)
+    const char *p;
+    size_t n;
+    if (num < 3 || !textline_next(R->text, R->len, &R->pos, &p, &n))
         return NULL;
-    const char *p = R->text + R->pos;
-    size_t rest = R->len - R->pos;
-    const char *nl = memchr(p, '\n', rest);
-    size_t n = nl ? (size_t)(nl - p) : rest;
-    R->pos += n + (nl != NULL);
     R->lineno++;
-    if (R->lineno == 1 && n >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) {
-        p += 3;
-        n -= 3;
-    }
     while (n && is_space(*p)) {
         p++;
         n--;

@@ -13,6 +13,7 @@
 #include "harness/diag.h"
 #include "servers/paths.h"
 #include "servers/suggest.h"
+#include "servers/textline.h"
 
 enum {
     VOCAB_MAX_FILE = 128 * 1024,
@@ -234,13 +235,10 @@ static bool continuation_ok(loader *L, const char *s, size_t n)
 static char *read_line(char *buf, int num, void *stream)
 {
     loader *L = stream;
-    if (L->pos >= L->len || num < 3)
+    const char *p;
+    size_t n;
+    if (num < 3 || !textline_next(L->text, L->len, &L->pos, &p, &n))
         return NULL;
-    const char *p = L->text + L->pos;
-    size_t rest = L->len - L->pos;
-    const char *nl = memchr(p, '\n', rest);
-    size_t n = nl ? (size_t)(nl - p) : rest;
-    L->pos += n + (nl != NULL);
     L->lineno++;
     const char *text = p;
     size_t tn = n;

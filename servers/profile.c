@@ -27,6 +27,7 @@
 #include "servers/arena.h"
 #include "servers/paths.h"
 #include "servers/suggest.h"
+#include "servers/textline.h"
 
 _Static_assert(sizeof(profile_mode) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(profile_proto) == sizeof(int), "enums are stored as int");
@@ -664,18 +665,11 @@ static bool check_line(loader *L, const char *p, size_t n)
 static char *read_line(char *buf, int num, void *stream)
 {
     loader *L = stream;
-    if (L->pos >= L->len || num < 3)
+    const char *p;
+    size_t n;
+    if (num < 3 || !textline_next(L->text, L->len, &L->pos, &p, &n))
         return NULL;
-    const char *p = L->text + L->pos;
-    size_t rest = L->len - L->pos;
-    const char *nl = memchr(p, '\n', rest);
-    size_t n = nl ? (size_t)(nl - p) : rest;
-    L->pos += n + (nl != NULL);
     L->lineno++;
-    if (L->lineno == 1 && n >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) {
-        p += 3;
-        n -= 3;
-    }
     size_t limit = (size_t)num - 2; /* room for '\n' and NUL */
     bool keep;
     if (n > limit) {
