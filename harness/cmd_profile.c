@@ -1,5 +1,4 @@
 /* cmd_profile.c -- `mailrig profile list | show | check`: inspect and validate provider profiles. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,48 +164,30 @@ static int profile_keys(int argc, char **argv)
     return EXIT_PASS;
 }
 
-static int by_name(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int profile_list(int argc, char **argv)
 {
     if (argc > 1)
         return cli_usage_error("profile list", "unexpected argument '%s'", argv[1]);
-    char data[4096], dir[4300];
+    char data[4096];
     if (paths_data_dir(data, sizeof data) < 0)
         return cli_env_error("profile list", "data directory path too long");
-    snprintf(dir, sizeof dir, "%s/profiles", data);
-    DIR *dp = opendir(dir);
-    if (!dp)
-        return cli_env_error("profile list", "cannot read %s (set MAILRIG_DATA?)", dir);
-    char *names[256];
-    size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(dp)) && n < 256) {
-        size_t len = strlen(e->d_name);
-        if (len > 4 && !strcmp(e->d_name + len - 4, ".ini") && e->d_name[0] != '.')
-            names[n++] = strndup(e->d_name, len - 4);
-    }
-    closedir(dp);
-    qsort(names, n, sizeof *names, by_name);
+    static char names[256][PROFILE_NAME_CAP];
+    int n = profile_names(data, names, 256);
+    if (n < 0)
+        return cli_env_error("profile list", "cannot read %s/profiles (set MAILRIG_DATA?)", data);
     int status = EXIT_PASS;
-    for (size_t i = 0; i < n; i++) {
-        if (!names[i])
-            continue;
+    for (int i = 0; i < n; i++) {
         profile_diag d = {0};
         profile_opts o = {.data_dir = data};
         profile *p = profile_load(names[i], &o, &d);
         if (p)
             printf("%-12s %s\n", names[i], p->description ? p->description : "");
         else
-            printf("%-12s (invalid: %zu problems; `mailrig profile check %s/%s.ini`)\n", names[i],
-                   d.n + d.dropped, dir, names[i]);
+            printf("%-12s (invalid: %zu problems; `mailrig profile check %s/profiles/%s.ini`)\n",
+                   names[i], d.n + d.dropped, data, names[i]);
         status = p ? status : EXIT_USAGE;
         profile_free(p);
         profile_diag_free(&d);
-        free(names[i]);
     }
     return status;
 }

@@ -14,7 +14,6 @@
  * only what any server would do is reported as an error.
  */
 #include <ctype.h>
-#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,10 +22,9 @@
 
 #include "harness/diag.h"
 #include "harness/diag_judge.h"
-#include "servers/paths.h"
 #include "servers/profile.h"
 
-enum { MAX_PROFILES = 16, PATH_CAP = 4096, REPLY_CAP = DIAG_TEXT_MAX / 2 };
+enum { REPLY_CAP = DIAG_TEXT_MAX / 2 };
 
 /* ---- evidence about the provider ------------------------------------------------------------- */
 
@@ -77,55 +75,8 @@ static void add_evidence(diag_report *r, const char *provider, const diag_origin
     va_end(ap);
 }
 
-/* The loaded profiles of the data directory, for server-name evidence. */
-typedef struct profiles {
-    profile *p[MAX_PROFILES];
-    size_t n;
-} profiles;
-
-static void profiles_load(profiles *ps, const char *data_dir)
-{
-    char dir[PATH_CAP], base[PATH_CAP];
-    ps->n = 0;
-    if (data_dir)
-        snprintf(base, sizeof base, "%s", data_dir);
-    else if (paths_data_dir(base, sizeof base) < 0)
-        return;
-    if (snprintf(dir, sizeof dir, "%s/profiles", base) >= (int)sizeof dir)
-        return;
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    char names[MAX_PROFILES][64];
-    size_t nn = 0;
-    for (struct dirent *e; (e = readdir(d)) && nn < MAX_PROFILES;) {
-        size_t len = strlen(e->d_name);
-        if (len > 4 && len < 60 && !strcmp(e->d_name + len - 4, ".ini")) {
-            memcpy(names[nn], e->d_name, len - 4);
-            names[nn++][len - 4] = '\0';
-        }
-    }
-    closedir(d);
-    qsort(names, nn, sizeof names[0], (int (*)(const void *, const void *))strcmp);
-    profile_opts o = {.data_dir = base};
-    for (size_t i = 0; i < nn; i++) {
-        profile_diag pd = {0};
-        profile *p = profile_load(names[i], &o, &pd);
-        profile_diag_free(&pd);
-        if (p)
-            ps->p[ps->n++] = p;
-    }
-}
-
-static void profiles_free(profiles *ps)
-{
-    for (size_t i = 0; i < ps->n; i++)
-        profile_free(ps->p[i]);
-    ps->n = 0;
-}
-
 /* Which profile names host, and how ("the IMAP host", "a listener host"). */
-static const profile *host_owner(const profiles *ps, const char *host, const char **how)
+static const profile *host_owner(const profile_set *ps, const char *host, const char **how)
 {
     for (size_t i = 0; i < ps->n; i++) {
         const profile *p = ps->p[i];
@@ -147,7 +98,7 @@ static const profile *host_owner(const profiles *ps, const char *host, const cha
     return NULL;
 }
 
-static void server_evidence(diag_report *r, const profiles *ps, const diag_settings *s)
+static void server_evidence(diag_report *r, const profile_set *ps, const diag_settings *s)
 {
     for (int i = 0; i < DIAG_SERVERS; i++) {
         const diag_server *sv = &s->server[i];
@@ -181,7 +132,7 @@ static void email_evidence(diag_report *r, const diag_settings *s)
 }
 
 /* Decide the provider from the evidence: one name, or a conflict. */
-static void establish_provider(diag_report *r, const diag_settings *s, const profiles *ps)
+static void establish_provider(diag_report *r, const diag_settings *s, const profile_set *ps)
 {
     if (s->provider[0]) {
         snprintf(r->provider, sizeof r->provider, "%s", s->provider);
@@ -990,10 +941,10 @@ static void report_provider(judge *J)
 
 int diag_run(const diag_settings *s, const diag_env *env, diag_report *r, diag_msgs *msgs)
 {
-    profiles ps;
-    profiles_load(&ps, env ? env->data_dir : NULL);
+    profile_set ps;
+    profile_set_load(&ps, env ? env->data_dir : NULL);
     establish_provider(r, s, &ps);
-    profiles_free(&ps);
+    profile_set_free(&ps);
     bool facts = r->how == DIAG_PROVIDER_GIVEN || r->how == DIAG_PROVIDER_INFERRED;
     profile *p = load_profile(facts ? r->provider : "generic", env, facts, msgs);
     if (!p) {

@@ -10,7 +10,6 @@
  */
 #include <ctype.h>
 #include <stdarg.h>
-#include <dirent.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +18,9 @@
 #include "harness/diag_judge.h"
 #include "harness/diag_log.h"
 #include "proto/base64.h"
-#include "servers/paths.h"
 #include "servers/profile.h"
 #include "servers/template.h"
 
-enum { MAX_PROFILES = 8 };
 
 /* ---- template matching ------------------------------------------------------------------------ */
 
@@ -139,52 +136,6 @@ static const char *reply_name(const profile *p, diag_proto proto, const char *li
 }
 
 /* ---- profiles --------------------------------------------------------------------------------- */
-
-typedef struct profiles {
-    profile *p[MAX_PROFILES];
-    size_t n;
-} profiles;
-
-static void profiles_load_dir(profiles *ps, const char *data_dir)
-{
-    char dir[4096];
-    if (data_dir)
-        snprintf(dir, sizeof dir, "%s/profiles", data_dir);
-    else {
-        char d[4000];
-        if (paths_data_dir(d, sizeof d) < 0)
-            return;
-        snprintf(dir, sizeof dir, "%s/profiles", d);
-    }
-    DIR *dh = opendir(dir);
-    if (!dh)
-        return;
-    char names[MAX_PROFILES][64];
-    size_t nn = 0;
-    struct dirent *e;
-    while ((e = readdir(dh)) && nn < MAX_PROFILES) {
-        size_t l = strlen(e->d_name);
-        if (l > 4 && l < 60 && !strcmp(e->d_name + l - 4, ".ini") && strcmp(e->d_name, "generic.ini"))
-            snprintf(names[nn++], 64, "%.*s", (int)(l - 4), e->d_name);
-    }
-    closedir(dh);
-    qsort(names, nn, sizeof names[0], (int (*)(const void *, const void *))strcmp);
-    profile_opts po = {.data_dir = data_dir};
-    for (size_t i = 0; i < nn; i++) {
-        profile_diag d = {0};
-        profile *p = profile_load(names[i], &po, &d);
-        profile_diag_free(&d);
-        if (p)
-            ps->p[ps->n++] = p;
-    }
-}
-
-static void profiles_free(profiles *ps)
-{
-    for (size_t i = 0; i < ps->n; i++)
-        profile_free(ps->p[i]);
-    ps->n = 0;
-}
 
 /* ---- facts of one connection ------------------------------------------------------------------- */
 
@@ -944,7 +895,7 @@ static void judge_conn(ctx *x, facts *f, size_t idx)
 /* ---- provider and settings -------------------------------------------------------------------------- */
 
 /* The profile a connection's greeting or host names, or NULL; *line gets the evidence line. */
-static profile *identify(const profiles *ps, const log_conn *k, char *what, size_t cap, unsigned *line)
+static profile *identify(const profile_set *ps, const log_conn *k, char *what, size_t cap, unsigned *line)
 {
     const log_rec *greet = NULL;
     for (size_t i = 0; i < k->n && !greet; i++)
@@ -1081,7 +1032,7 @@ static void observe(diag_settings *s, const facts *f, const char *origin, bool l
 
 /* The provider the log names: the first connection whose host or greeting identifies a profile;
  * recorded as evidence and as the provider of s. */
-static void identify_all(ctx *x, const log_conv *c, const profiles *ps, const char *origin)
+static void identify_all(ctx *x, const log_conv *c, const profile_set *ps, const char *origin)
 {
     for (size_t i = 0; i < c->n && !x->p; i++) {
         char what[DIAG_TEXT_MAX / 4];
@@ -1098,16 +1049,29 @@ static void identify_all(ctx *x, const log_conv *c, const profiles *ps, const ch
     }
 }
 
+/* The generic profile describes no provider: a log is never attributed to it. */
+static void drop_generic(profile_set *ps)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < ps->n; i++) {
+        if (!strcmp(ps->p[i]->name, "generic"))
+            profile_free(ps->p[i]);
+        else
+            ps->p[k++] = ps->p[i];
+    }
+    ps->n = k;
+}
+
 void diag_log_classify(const log_conv *c, const char *origin, const diag_log_opts *o, diag_settings *s,
                        diag_report *r)
 {
     diag_log_opts def = {0};
     if (!o)
         o = &def;
-    profiles ps = {.n = 0};
+    profile_set ps = {.n = 0};
     ctx x = {.origin = origin, .r = r, .s = s, .vocab = o->vocab};
     bool borrowed = o->n_profiles > 0;
-    for (size_t i = 0; borrowed && i < o->n_profiles && i < MAX_PROFILES; i++)
+    for (size_t i = 0; borrowed && i < o->n_profiles && i < PROFILE_SET_MAX; i++)
         ps.p[ps.n++] = (profile *)o->profiles[i]; /* judged read-only, never freed here */
     if (borrowed && s->provider[0]) {
         for (size_t i = 0; i < ps.n && !x.p; i++)
@@ -1123,7 +1087,8 @@ void diag_log_classify(const log_conv *c, const char *origin, const diag_log_opt
         ps.n = ps.p[0] != NULL;
         x.p = ps.p[0];
     } else {
-        profiles_load_dir(&ps, o->data_dir);
+        profile_set_load(&ps, o->data_dir);
+        drop_generic(&ps);
         identify_all(&x, c, &ps, origin);
     }
     if (!x.p && !s->provider[0]) /* a provider given without a profile is diag_run's error */
@@ -1143,7 +1108,7 @@ void diag_log_classify(const log_conv *c, const char *origin, const diag_log_opt
         observe(s, &f, origin, listener_mode(&x, &f, NULL) != 0);
     }
     if (!borrowed)
-        profiles_free(&ps);
+        profile_set_free(&ps);
 }
 
 /* ---- diag.h entry point ---------------------------------------------------------------------------- */

@@ -14,6 +14,7 @@
 #include "servers/profile.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <ini.h>
 #include <openssl/crypto.h>
@@ -2657,4 +2658,57 @@ profile_auth_result profile_auth_check(const profile *p, profile_proto proto, co
     r.account = a;
     r.form = form;
     return r;
+}
+
+/* ---- the shipped profiles ---------------------------------------------------------------------- */
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+int profile_names(const char *data_dir, char (*names)[PROFILE_NAME_CAP], size_t max)
+{
+    char base[4096], dir[4200];
+    if (data_dir)
+        snprintf(base, sizeof base, "%s", data_dir);
+    else if (paths_data_dir(base, sizeof base) < 0)
+        return -1;
+    snprintf(dir, sizeof dir, "%s/profiles", base);
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    size_t n = 0;
+    for (struct dirent *e; n < max && (e = readdir(d)) != NULL;) {
+        size_t len = strlen(e->d_name);
+        if (len > 4 && len - 4 < PROFILE_NAME_CAP && e->d_name[0] != '.' &&
+            !strcmp(e->d_name + len - 4, ".ini"))
+            snprintf(names[n++], PROFILE_NAME_CAP, "%.*s", (int)(len - 4), e->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof names[0], by_name);
+    return (int)n;
+}
+
+size_t profile_set_load(profile_set *ps, const char *data_dir)
+{
+    char names[PROFILE_SET_MAX][PROFILE_NAME_CAP];
+    ps->n = 0;
+    int nn = profile_names(data_dir, names, PROFILE_SET_MAX);
+    profile_opts o = {.data_dir = data_dir};
+    for (int i = 0; i < nn; i++) {
+        profile_diag pd = {0};
+        profile *p = profile_load(names[i], &o, &pd);
+        profile_diag_free(&pd);
+        if (p)
+            ps->p[ps->n++] = p;
+    }
+    return ps->n;
+}
+
+void profile_set_free(profile_set *ps)
+{
+    for (size_t i = 0; i < ps->n; i++)
+        profile_free(ps->p[i]);
+    ps->n = 0;
 }

@@ -484,6 +484,27 @@ profile *profile_load_string(const char *text, size_t len, const char *origin,
 /* Release a profile. NULL is allowed. */
 void profile_free(profile *p);
 
+/* The names of the profiles shipped in a data directory: every DATA/profiles/NAME.ini
+ * (data_dir NULL: paths_data_dir()), without ".ini", sorted; at most max names (longer than
+ * PROFILE_NAME_CAP - 1 bytes are left out). Returns the count, or -1 when the directory cannot
+ * be read. */
+enum { PROFILE_NAME_CAP = 64 };
+int profile_names(const char *data_dir, char (*names)[PROFILE_NAME_CAP], size_t max);
+
+/* Every shipped profile that loads (profile_names order); those that do not load are left
+ * out -- `mailrig profile check` is where their errors are shown. */
+enum { PROFILE_SET_MAX = 16 };
+typedef struct profile_set {
+    profile *p[PROFILE_SET_MAX];
+    size_t n;
+} profile_set;
+
+/* Fill ps (data_dir as profile_names). Returns ps->n. */
+size_t profile_set_load(profile_set *ps, const char *data_dir);
+
+/* Free the profiles of ps and empty it. */
+void profile_set_free(profile_set *ps);
+
 /* Write p as INI that loads back to an equal profile (profile_equal): every setting, the
  * defaults included, templates as written; fallback templates left unset are omitted.
  * Returns 0, or -1 on a write error. */

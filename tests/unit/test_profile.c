@@ -1081,6 +1081,25 @@ static void data_paths(void **state)
     assert_int_equal(paths_join(buf, 5, "/d", "profiles", "x.ini"), -1);
 }
 
+/* The shipped profiles by name, and the set of those that load. */
+static void shipped_profiles(void **state)
+{
+    (void)state;
+    char names[8][PROFILE_NAME_CAP];
+    assert_int_equal(profile_names(".", names, 8), 3);
+    assert_string_equal(names[0], "exchange");
+    assert_string_equal(names[1], "generic");
+    assert_string_equal(names[2], "icloud");
+    assert_int_equal(profile_names(".", names, 2), 2); /* bounded by max */
+    assert_int_equal(profile_names("/nonexistent", names, 8), -1);
+    profile_set ps;
+    assert_int_equal(profile_set_load(&ps, "."), 3);
+    assert_string_equal(ps.p[2]->name, "icloud");
+    profile_set_free(&ps);
+    assert_int_equal(ps.n, 0);
+    assert_int_equal(profile_set_load(&ps, "/nonexistent"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1107,6 +1126,7 @@ int main(void)
         cmocka_unit_test(load_by_name_and_path),
         cmocka_unit_test(schema),
         cmocka_unit_test(data_paths),
+        cmocka_unit_test(shipped_profiles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
