@@ -22,6 +22,7 @@ typedef struct port_map {
     int base;
     bool from_file;          /* a ports file was read: unlisted ports are not probed */
     int local[NPORTS];       /* explicit: ports file, then --port-map; 0 = use base */
+    char ca_file[4096];      /* the ports file's test CA ("" = none) */
 } port_map;
 
 static void probe_usage(FILE *out)
@@ -38,8 +39,9 @@ static void probe_usage(FILE *out)
             "  --timeout D         per attempt (500ms, 3s, ...) [3s]\n"
             "  --port-base N       probe provider port P at N+P (the mocks' --port-base) [0]\n"
             "  --port-map LIST     explicit ports: 993=10993,587=10587,...\n"
-            "  --ports-file FILE   the ports file of `mailrig serve` (only its ports are probed)\n"
-            "  --ca-file FILE      trust these CAs [the system store]\n"
+            "  --ports-file FILE   the ports file of `mailrig serve` (only its ports are probed;\n"
+            "                      its test CA is trusted unless --ca-file says otherwise)\n"
+            "  --ca-file FILE      trust these CAs [the ports file's CA, else the system store]\n"
             "  --server-name NAME  send NAME as SNI and check the certificate for it [HOST]\n"
             "  --json              print the result as one JSON object\n\n"
             "Exit status: 0 a recommended setting was found for at least one protocol, 1 none,\n"
@@ -106,6 +108,8 @@ static int read_ports_file(const char *path, port_map *m)
             m->local[i] = lp;
     }
     m->from_file = true;
+    const char *ca = json_string_value(json_object_get(root, "ca_file"));
+    snprintf(m->ca_file, sizeof m->ca_file, "%s", ca ? ca : "");
     json_decref(root);
     return 0;
 }
@@ -397,7 +401,8 @@ int cmd_probe(int argc, char **argv)
     if (!r)
         return cli_env_error("probe", "out of memory");
     probe_plan(r, map_port, &m);
-    probe_config cfg = {&sa, salen, pa.server_name ? pa.server_name : name, name, pa.ca_file,
+    const char *ca_file = pa.ca_file ? pa.ca_file : m.ca_file[0] ? m.ca_file : NULL;
+    probe_config cfg = {&sa, salen, pa.server_name ? pa.server_name : name, name, ca_file,
                         pa.timeout_ms};
     char err[512];
     if (probe_run(r, &cfg, err, sizeof err) < 0) {

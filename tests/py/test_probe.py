@@ -6,6 +6,9 @@ import subprocess
 
 import pytest
 
+# the system trust store (Debian ca-certificates): it does not know the mailrig test CA
+SYSTEM_CAS = "/etc/ssl/certs/ca-certificates.crt"
+
 
 def probe(mailrig, *args, timeout=60):
     return subprocess.run([mailrig, "probe", *args], capture_output=True, text=True,
@@ -136,14 +139,23 @@ def test_no_credentials_are_sent(mailrig, serve):
 def test_certificate_problems_are_signalled(mailrig, serve):
     srv = serve("generic")
     r = probe(mailrig, "127.0.0.1", "--json", "--ports-file", str(srv.ports_file),
-              "--server-name", "imap.wrong.example")
+              "--server-name", "imap.wrong.example", "--ca-file", SYSTEM_CAS)
     res = json.loads(r.stdout)
     text = {s["code"]: s["text"] for s in res["signals"]}
-    # no --ca-file: the system store does not know the mailrig test CA
+    # --ca-file overrides the ports file's CA: the system store does not know the test CA
     assert "does not verify" in text["certificate-untrusted"]
     assert "does not name imap.wrong.example" in text["certificate-name"]
     # still usable once the CA is trusted: the recommendation says so
     assert res["recommended"]["imap"]["certificate_problem"] is True
+
+
+def test_ports_file_brings_its_test_ca(mailrig, serve):
+    srv = serve("icloud")
+    r = probe(mailrig, "127.0.0.1", "--json", "--ports-file", str(srv.ports_file))
+    res = json.loads(r.stdout)
+    codes = {s["code"] for s in res["signals"]}
+    assert "certificate-untrusted" not in codes, res["signals"]
+    assert res["recommended"]["imap"]["certificate_problem"] is False
 
 
 def test_human_table(mailrig, serve):
