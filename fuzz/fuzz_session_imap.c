@@ -32,7 +32,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 enum { NSTATES = 5, MAX_PROFILES = 3, MAX_MSGS = 32, CARRIER_CHUNK = 256 * 1024 };
 
-static const char *const profile_names[MAX_PROFILES] = {"icloud", "exchange", "generic"};
+static const char *const fuzzed_profiles[MAX_PROFILES] = {"icloud", "exchange", "generic"};
 static const char *const state_names[NSTATES] = {"ok", "imap-disabled", "basic-auth-disabled",
                                                  "not-signed-in", "protocols-disabled"};
 
@@ -94,7 +94,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(dir, sizeof dir, "%s/profiles/messages", data);
     for (size_t i = 0; i < MAX_PROFILES; i++) {
         profile_diag d = {0};
-        profile *base = profile_load(profile_names[i], NULL, &d);
+        profile *base = profile_load(fuzzed_profiles[i], NULL, &d);
         if (!base) {
             profile_diag_print(&d, stderr);
             abort();
@@ -117,7 +117,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                 n++;
             }
             profile_opts o = {.sets = setp, .n_sets = n};
-            profiles[i][st] = profile_load(profile_names[i], &o, &d);
+            profiles[i][st] = profile_load(fuzzed_profiles[i], &o, &d);
             if (!profiles[i][st]) {
                 profile_diag_print(&d, stderr);
                 abort();
