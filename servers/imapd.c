@@ -742,18 +742,25 @@ static void do_logout(imapd *s, cmdctx *x)
     enter(s, ST_CLOSED);
 }
 
-static void do_id(imapd *s, cmdctx *x)
+/* An untagged response whose data is a profile template ("* ID ...", "* NAMESPACE ..."), then
+ * the tagged OK. */
+static void untagged_template_ok(imapd *s, cmdctx *x, const char *head, const template *tpl)
 {
     tvars t;
     tv_init(s, &t);
     char buf[2048];
-    int k = template_expand(s->p->imap.r.id_reply, &t.v, buf, sizeof buf);
+    int k = template_expand(tpl, &t.v, buf, sizeof buf);
     if (k >= 0) {
-        ob_str(&x->out, "* ID ");
+        ob_str(&x->out, head);
         ob_put(&x->out, buf, (size_t)k < sizeof buf ? (size_t)k : sizeof buf - 1);
         ob_str(&x->out, "\r\n");
     }
     ok(s, x);
+}
+
+static void do_id(imapd *s, cmdctx *x)
+{
+    untagged_template_ok(s, x, "* ID ", s->p->imap.r.id_reply);
 }
 
 static void do_enable(imapd *s, cmdctx *x)
@@ -771,16 +778,7 @@ static void do_enable(imapd *s, cmdctx *x)
 
 static void do_namespace(imapd *s, cmdctx *x)
 {
-    tvars t;
-    tv_init(s, &t);
-    char buf[2048];
-    int k = template_expand(s->p->imap.r.namespace, &t.v, buf, sizeof buf);
-    if (k >= 0) {
-        ob_str(&x->out, "* NAMESPACE ");
-        ob_put(&x->out, buf, (size_t)k < sizeof buf ? (size_t)k : sizeof buf - 1);
-        ob_str(&x->out, "\r\n");
-    }
-    ok(s, x);
+    untagged_template_ok(s, x, "* NAMESPACE ", s->p->imap.r.namespace);
 }
 
 static void do_starttls(imapd *s, cmdctx *x)
