@@ -2364,58 +2364,50 @@ static const imap_body_w *body_w(arena *ar, const store_msg *m, int ext)
     return &w[0];
 }
 
-static int w_body_to(obuf *o, const imap_body_w *b, int utf8)
+/* Run an IMAP writer into a heap buffer of cap bytes, once more with the size it asked for when
+ * that was too small, and append the result to o. Returns 0, or -1 (out of memory, or invalid
+ * input such as a NUL in a value, which a bigger buffer does not help). */
+static int w_grown_to(obuf *o, size_t cap, void (*write)(imap_wbuf *, const void *, unsigned),
+                      const void *x, int utf8)
 {
-    size_t cap = 8192;
     for (int tries = 0; tries < 2; tries++) {
         char *buf = malloc(cap);
         if (!buf)
             return -1;
         imap_wbuf w;
         imap_wbuf_init(&w, buf, cap);
-        imap_w_body(&w, b, utf8 ? IMAP_W_UTF8 : 0);
+        write(&w, x, utf8 ? IMAP_W_UTF8 : 0);
         int k = imap_wbuf_result(&w);
-        if (k >= 0) {
+        if (k >= 0)
             ob_put(o, buf, (size_t)k);
-            free(buf);
-            return 0;
-        }
-        if (k == MR_NEED_MORE) {
-            cap = w.len + 16;
-            free(buf);
-            continue;
-        }
         free(buf);
-        /* invalid input (a NUL in a value): retry without UTF-8 quoting is no help */
-        return -1;
+        if (k >= 0)
+            return 0;
+        if (k != MR_NEED_MORE)
+            return -1;
+        cap = w.len + 16;
     }
     return -1;
 }
 
+static void write_body(imap_wbuf *w, const void *b, unsigned opts)
+{
+    imap_w_body(w, b, opts);
+}
+
+static void write_envelope(imap_wbuf *w, const void *e, unsigned opts)
+{
+    imap_w_envelope(w, e, opts);
+}
+
+static int w_body_to(obuf *o, const imap_body_w *b, int utf8)
+{
+    return w_grown_to(o, 8192, write_body, b, utf8);
+}
+
 static int w_env_to(obuf *o, const imap_envelope_w *e, int utf8)
 {
-    size_t cap = 4096;
-    for (int tries = 0; tries < 2; tries++) {
-        char *buf = malloc(cap);
-        if (!buf)
-            return -1;
-        imap_wbuf w;
-        imap_wbuf_init(&w, buf, cap);
-        imap_w_envelope(&w, e, utf8 ? IMAP_W_UTF8 : 0);
-        int k = imap_wbuf_result(&w);
-        if (k >= 0) {
-            ob_put(o, buf, (size_t)k);
-            free(buf);
-            return 0;
-        }
-        free(buf);
-        if (k == MR_NEED_MORE) {
-            cap = w.len + 16;
-            continue;
-        }
-        return -1;
-    }
-    return -1;
+    return w_grown_to(o, 4096, write_envelope, e, utf8);
 }
 
 static void w_internaldate(obuf *o, const store_msg *m)
