@@ -766,6 +766,17 @@ static void judge_strict(an *a, conn *c, char dir, size_t line, double t, const 
          err->offset);
 }
 
+/* A client line answering an AUTH continuation (SMTP, POP3): ok and err are the protocol's
+ * parse of it; judged as a credential-bearing line and handed to the SASL exchange. */
+static void judge_sasl_response(an *a, conn *c, size_t line, double t, const char *p, size_t n,
+                                int ok, const mr_error *err, int gap)
+{
+    c->auth.expect_resp = 0;
+    judge_lines(a, c, 'C', line, t, p, n, 1, 0);
+    judge_strict(a, c, 'C', line, t, p, n, ok, err, "SASL response", gap);
+    sasl_message(a, c, line, t, p, body_len(p, n));
+}
+
 /* ---- IMAP ----------------------------------------------------------------------------- */
 
 static imap_limits imap_lim(mr_mode mode)
@@ -1052,13 +1063,10 @@ static void smtp_client_unit(an *a, conn *c, size_t line, double t, const char *
         return;
     mr_error err;
     if (c->auth.active && c->auth.expect_resp) {
-        c->auth.expect_resp = 0;
-        judge_lines(a, c, 'C', line, t, p, n, 1, 0);
         mr_slice resp;
         int cancel = 0;
         int ok = smtp_auth_response_parse(s.p, s.n, MR_STRICT, NULL, &resp, &cancel, &err) >= 0;
-        judge_strict(a, c, 'C', line, t, p, n, ok, &err, "SASL response", gap);
-        sasl_message(a, c, line, t, p, body_len(p, n));
+        judge_sasl_response(a, c, line, t, p, n, ok, &err, gap);
         return;
     }
     int is_auth = n >= 5 && strncasecmp(p, "AUTH ", 5) == 0;
@@ -1192,13 +1200,10 @@ static void pop3_client_unit(an *a, conn *c, size_t line, double t, const char *
         return;
     mr_error err;
     if (c->auth.active && c->auth.expect_resp) {
-        c->auth.expect_resp = 0;
-        judge_lines(a, c, 'C', line, t, p, n, 1, 0);
         mr_slice resp;
         int cancel = 0;
         int ok = pop3_auth_response_parse(s.p, s.n, MR_STRICT, NULL, &resp, &cancel, &err) >= 0;
-        judge_strict(a, c, 'C', line, t, p, n, ok, &err, "SASL response", gap);
-        sasl_message(a, c, line, t, p, body_len(p, n));
+        judge_sasl_response(a, c, line, t, p, n, ok, &err, gap);
         return;
     }
     int is_auth = n >= 5 && strncasecmp(p, "AUTH ", 5) == 0;
